@@ -1,0 +1,107 @@
+package io.kvserve.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * The facade every caller uses: checks arguments, then delegates to one {@link KernelSupport}
+ * chosen once at start-up. The scalar implementation is the specification; the Panama one is used
+ * when the {@code jdk.incubator.vector} module is present. System property
+ * {@code kvserve.vector.bits} forces the vector width: 0 (scalar), 128, 256 or 512.
+ */
+public final class Kernels {
+    private static final KernelSupport IMPL = choose();
+
+    private Kernels() {}
+
+    /** The implementation in use. */
+    public static KernelSupport impl() {
+        return IMPL;
+    }
+
+    private static KernelSupport choose() {
+        String forced = System.getProperty("kvserve.vector.bits", "").trim();
+        int bits = -1;
+        if (!forced.isEmpty()) {
+            try {
+                bits = Integer.parseInt(forced);
+            } catch (NumberFormatException e) {
+                bits = -2;
+            }
+            if (bits != 0 && bits != 128 && bits != 256 && bits != 512) {
+                System.err.println("kvserve: kvserve.vector.bits=" + forced + " is not one of 0, 128, 256, 512; using the default");
+                bits = -1;
+            }
+        }
+        if (bits == 0) return new ScalarKernels();
+        try {
+            Class<?> c = Class.forName("io.kvserve.kernels.panama.PanamaKernels");
+            return (KernelSupport) c.getConstructor(int.class).newInstance(bits);
+        } catch (Throwable e) {
+            System.err.println("kvserve: WARNING: the Vector API is not available (" + e.getClass().getSimpleName()
+                    + "), using scalar kernels, which are several times slower. Fix: run with --add-modules jdk.incubator.vector (the ./kvserve launcher does).");
+            return new ScalarKernels();
+        }
+    }
+
+    /** Batched matrix product, see {@link KernelSupport#matmul}. */
+    public static void matmul(GgmlType type, MemorySegment w, long wOff, int cols,
+                              float[] x, int batch, float[] out, int outStride, int row0, int row1) {
+        Objects.requireNonNull(type);
+        if (!type.supported) throw new UnsupportedTensorTypeException(type);
+        if (cols <= 0 || cols % type.blockSize != 0) throw new IllegalArgumentException("cols " + cols + " is not a positive multiple of " + type.blockSize);
+        if (batch <= 0 || row0 < 0 || row1 < row0 || row1 > outStride) throw new IllegalArgumentException("bad rows [" + row0 + ", " + row1 + ") for outStride " + outStride + ", batch " + batch);
+        if ((long) batch * cols > x.length) throw new IllegalArgumentException("x holds " + x.length + " floats, needs " + (long) batch * cols);
+        if ((long) (batch - 1) * outStride + row1 > out.length) throw new IllegalArgumentException("out holds " + out.length + " floats, too few");
+        long rowBytes = type.bytesFor(cols);
+        if (wOff < 0 || row1 > row0 && wOff + rowBytes * row1 > w.byteSize()) throw new IllegalArgumentException("weight rows end past the segment");
+        IMPL.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+    }
+
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        Objects.checkFromIndexSize(aOff, n, a.length);
+        Objects.checkFromIndexSize(bOff, n, b.length);
+        return IMPL.dot(a, aOff, b, bOff, n);
+    }
+
+    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        IMPL.axpy(a, x, xOff, y, yOff, n);
+    }
+
+    public static void dequantizeRow(GgmlType type, MemorySegment src, long off, float[] dst, int dstOff, int n) {
+        if (!type.supported) throw new UnsupportedTensorTypeException(type);
+        Objects.checkFromIndexSize(dstOff, n, dst.length);
+        Objects.checkFromIndexSize(off, type.bytesFor(n), src.byteSize());
+        IMPL.dequantizeRow(type, src, off, dst, dstOff, n);
+    }
+
+    public static void quantizeRow(GgmlType type, float[] src, int srcOff, MemorySegment dst, long off, int n) {
+        if (!type.supported) throw new UnsupportedTensorTypeException(type);
+        Objects.checkFromIndexSize(srcOff, n, src.length);
+        Objects.checkFromIndexSize(off, type.bytesFor(n), dst.byteSize());
+        IMPL.quantizeRow(type, src, srcOff, dst, off, n);
+    }
+
+    /** {@code x[i] = x[i] / rms(x) * weight[i]} over {@code n} elements starting at {@code off}, written to out. */
+    public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) out[outOff + i] = weight[i] * (scale * x[xOff + i]);
+    }
+
+    /** In-place softmax over {@code x[off, off+n)}. */
+    public static void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+}
