@@ -22,7 +22,12 @@ public interface Tokenizer {
     /**
      * Decodes ids to text like llama.cpp's {@code llama_detokenize(remove_special=false,
      * unparse_special=false)}: control and unknown tokens (BOS, EOS, chat markers) produce nothing,
-     * bytes are joined before UTF-8 decoding, and invalid UTF-8 becomes U+FFFD.
+     * bytes are joined before UTF-8 decoding, and invalid UTF-8 becomes U+FFFD. SentencePiece
+     * vocabularies drop one leading space of the first token, but llama.cpp spends that on a BOS in
+     * first place, so {@code [BOS, "▁Hello"]} decodes to {@code " Hello"} and {@code ["▁Hello"]} to
+     * {@code "Hello"}. GPT-2-era vocabularies ({@code tokenizer.ggml.pre} gpt-2, default, ...) also
+     * remove the space before {@code , . ! ?} and some contractions ({@code clean_spaces}).
+     * llama2.c tokenizers decode as run.c does: the piece right after BOS loses its leading space.
      */
     String decode(int[] ids);
 
@@ -56,6 +61,10 @@ public interface Tokenizer {
     /**
      * The tokenizer of a GGUF file, chosen by {@code tokenizer.ggml.model}: {@code llama}
      * (SentencePiece BPE) or {@code gpt2} (byte-level BPE, pre-tokenized per {@code tokenizer.ggml.pre}).
+     * Everything is copied out of the file, so it may be closed afterwards.
+     *
+     * @throws io.kvserve.model.ModelFileException for other tokenizer models, unknown pre-tokenizers
+     *         and inconsistent vocabularies, with a message naming the file and the problem
      */
     static Tokenizer fromGguf(GgufFile f) {
         String model = f.getString("tokenizer.ggml.model", null);
@@ -70,7 +79,14 @@ public interface Tokenizer {
         };
     }
 
-    /** A llama2.c tokenizer file ({@code tok512.bin}, {@code tokenizer.bin}) with {@code vocabSize} entries. */
+    /**
+     * A llama2.c tokenizer file ({@code tok512.bin}, {@code tokenizer.bin}) with {@code vocabSize}
+     * entries (the checkpoint's vocab_size; the file does not store it). Encoding is run.c's
+     * {@code encode()}; {@code parseSpecial} has no effect, as run.c has no special tokens in text.
+     * BOS (1) and EOS (2) both end generation: run.c stops when it samples BOS.
+     *
+     * @throws io.kvserve.model.ModelFileException when the file is missing, truncated or too short for {@code vocabSize}
+     */
     static Tokenizer fromLlama2c(Path tokenizerBin, int vocabSize) {
         return Llama2cTokenizer.read(tokenizerBin, vocabSize);
     }

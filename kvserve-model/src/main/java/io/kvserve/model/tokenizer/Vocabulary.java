@@ -6,6 +6,7 @@ import io.kvserve.model.gguf.GgufFile;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -193,9 +194,13 @@ final class Vocabulary {
         List<Fragment> frags = new ArrayList<>();
         if (text.isEmpty()) return frags;
         frags.add(Fragment.ofText(text));
+        // a token whose first char is nowhere in the text cannot match: skip it without searching
+        BitSet present = new BitSet(128);
+        for (int i = 0; i < text.length(); i++) present.set(text.charAt(i));
         for (int id : splitTokens) {
             if (!parseSpecial && types[id].isSpecial()) continue;
             String s = texts[id];
+            if (!present.get(s.charAt(0))) continue;
             List<Fragment> next = null;
             for (int i = 0; i < frags.size(); i++) {
                 Fragment f = frags.get(i);

@@ -1,9 +1,9 @@
 package io.kvserve.model.tokenizer;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -55,6 +55,16 @@ class TokenizerVocabTest {
         assertThat(failures).as("%s: %d of %d strings differ from llama.cpp", vocab, failures.size(), cases.size()).isEmpty();
     }
 
+    @Test
+    void llama2TinyRandomCarriesTheLlama2Vocabulary() {
+        // a full model file (weights + vocabulary), not a vocab-only file: same Llama 2 SentencePiece ids
+        Tokenizer tok = SharedModels.gguf("random/llama-2-tiny-random.gguf");
+        assertThat(tok.vocabSize()).isEqualTo(32000);
+        for (Case c : cases("ggml-vocab-llama-spm.gguf")) {
+            assertThat(tok.encode(c.text(), false, false)).as("'%s'", c.text()).containsExactly(c.ids());
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama3.gguf", "ggml-vocab-qwen2.gguf"})
     void decodeRoundTrips(String vocab) {
@@ -65,9 +75,5 @@ class TokenizerVocabTest {
             if (cleansSpaces && c.text().matches("(?s).* [?!.,'].*")) continue;
             assertThat(tok.decode(tok.encode(c.text(), false, false))).as("round trip of '%s'", c.text()).isEqualTo(c.text());
         }
-    }
-
-    static Path vocabPath(String vocab) {
-        return SharedModels.model("vocab/" + vocab);
     }
 }

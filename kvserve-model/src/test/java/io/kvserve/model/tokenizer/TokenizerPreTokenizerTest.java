@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The regex splits of llama.cpp's pre-tokenizers, on the cases where they differ. */
-class PreTokenizerTest {
+class TokenizerPreTokenizerTest {
     static final PreTokenizer GPT2 = PreTokenizer.forName("gpt-2");
     static final PreTokenizer LLAMA3 = PreTokenizer.forName("llama-bpe");
     static final PreTokenizer QWEN2 = PreTokenizer.forName("qwen2");
