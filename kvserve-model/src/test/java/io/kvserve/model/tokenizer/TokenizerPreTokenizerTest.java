@@ -57,6 +57,33 @@ class TokenizerPreTokenizerTest {
         }
     }
 
+    /** Random strings over the characters where the regexes could go wrong, against the port of llama.cpp's splitters. */
+    @Test
+    void regexesAgreeWithLlamaCppHandWrittenSplitters() {
+        String[] pool = {"a", "Z", "é", "ß", "日", "本", "𠜎", "1", "٣", "½", "Ⅻ", " ", "  ", "\t", "\n", "\r", "\r\n", "\u3000",
+                "\u00A0", "\u2009", "\u0085", "\u000B", "\u001C", "\u200B", "'", "'s", "'S", "'ll", "'Re", "'vE", "'D", "'x", "!", "?",
+                ".", ",", "-", "\"", "🦙", "✅", "\u0301", "\u212A", "\u017F", "$", "€", "\uE000"};
+        java.util.Random rnd = new java.util.Random(20261128);
+        int checked = 0;
+        for (int i = 0; i < 4000; i++) {
+            StringBuilder sb = new StringBuilder();
+            int n = 1 + rnd.nextInt(12);
+            for (int j = 0; j < n; j++) sb.append(pool[rnd.nextInt(pool.length)]);
+            String text = sb.toString();
+            assertThat(GPT2.split(text)).as("gpt-2 split of %s", escape(text)).isEqualTo(LlamaCppSplitter.split(text, LlamaCppSplitter.Kind.GPT2));
+            assertThat(LLAMA3.split(text)).as("llama3 split of %s", escape(text)).isEqualTo(LlamaCppSplitter.split(text, LlamaCppSplitter.Kind.LLAMA3));
+            assertThat(QWEN2.split(text)).as("qwen2 split of %s", escape(text)).isEqualTo(LlamaCppSplitter.split(text, LlamaCppSplitter.Kind.QWEN2));
+            checked++;
+        }
+        assertThat(checked).isEqualTo(4000);
+    }
+
+    static String escape(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        s.codePoints().forEach(cp -> sb.append(cp >= 0x20 && cp < 0x7f ? Character.toString(cp) : String.format("\\u{%X}", cp)));
+        return sb.append('"').toString();
+    }
+
     @Test
     void unknownNameIsRejected() {
         assertThatThrownBy(() -> PreTokenizer.forName("tekken")).hasMessageContaining("'tekken' is not supported");
