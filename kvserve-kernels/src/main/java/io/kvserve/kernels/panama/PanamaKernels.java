@@ -23,7 +23,10 @@ public final class PanamaKernels implements KernelSupport {
 
     @Override
     public void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, int batch, float[] out, int outStride, int row0, int row1) {
-        scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        switch (type) {
+            case Q4_K, Q5_K, Q6_K -> PanamaKQuant.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            default -> scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        }
     }
 
     @Override
