@@ -49,6 +49,11 @@ public final class ChatTemplate {
         String trimmed = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
                 : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
         this.renderSource = Jinja2Compat.rewrite(trimmed);
+        for (String filter : Jinja2Compat.filterNames(trimmed)) {
+            if (JINJAVA.getGlobalContext().getFilter(filter) == null) {
+                throw new ChatTemplateException(name + " uses the filter '" + filter + "', which kvserve's Jinja engine does not have", false);
+            }
+        }
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         this.builtInFallback = builtInFallback;
@@ -134,7 +139,8 @@ public final class ChatTemplate {
             if (raised != null) throw raised(raised);
         }
         for (TemplateError err : result.getErrors()) {
-            if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
+            // a WARNING with reason EXCEPTION is a real failure (macro recursion limit, bad filter argument)
+            if (err.getSeverity() == TemplateError.ErrorType.FATAL || err.getReason() == TemplateError.ErrorReason.EXCEPTION) {
                 throw new ChatTemplateException(name + " failed to render at line " + err.getLineno() + ": " + err.getMessage(), false);
             }
         }
