@@ -305,6 +305,8 @@ public final class GgufFile implements AutoCloseable {
         private final MemorySegment seg;
         long pos;
         GgufValueType lastArrayType;
+        private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
 
         Cursor(Path path, MemorySegment seg) {
             this.path = path;
@@ -345,8 +347,7 @@ public final class GgufFile implements AutoCloseable {
             MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, 0, (int) len);
             pos += len;
             try {
-                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(b)).toString();
+                return utf8.decode(java.nio.ByteBuffer.wrap(b)).toString();
             } catch (CharacterCodingException e) {
                 // tokens of some vocabularies are raw bytes; keep them losslessly as ISO-8859-1 would lose meaning, so replace
                 return new String(b, StandardCharsets.UTF_8);
