@@ -84,7 +84,12 @@ public final class WorkerPool implements AutoCloseable {
             generation++;
             for (Thread t : parked) LockSupport.unpark(t);
             runPart(0, task, n, g);
-            while (pending.get() != 0) Thread.onSpinWait();
+            long spinStart = System.nanoTime();
+            while (pending.get() != 0) {
+                // a busy machine may have descheduled a worker: stop burning the core it needs
+                if (System.nanoTime() - spinStart < SPIN_NANOS) Thread.onSpinWait();
+                else Thread.yield();
+            }
             this.task = null;
             Throwable f = failure;
             if (f != null) {

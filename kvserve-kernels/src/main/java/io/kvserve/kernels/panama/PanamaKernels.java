@@ -47,11 +47,13 @@ public final class PanamaKernels implements KernelSupport {
 
     @Override
     public void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, int batch, float[] out, int outStride, int row0, int row1) {
-        BlockKernel k = kernelFor(type);
-        if (k == null) {
-            scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
-        } else {
-            PanamaMatmul.matmul(k, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        switch (type) {
+            case Q4_K, Q5_K, Q6_K -> PanamaKQuant.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            default -> {
+                BlockKernel k = kernelFor(type);
+                if (k == null) scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+                else PanamaMatmul.matmul(k, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            }
         }
     }
 
