@@ -12,14 +12,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
 /** {@code kvserve generate}: the prompt followed by the generated text on stdout, statistics on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text from a prompt; streams tokens to stdout, prints speed to stderr.")
 public final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
     @Mixin ModelOptions modelOptions;
     @Mixin SamplingOptions sampling;
 
@@ -42,7 +41,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        java.io.PrintWriter out = spec.commandLine().getOut();
         try (Model model = modelOptions.load()) {
             Tokenizer tok = model.tokenizer();
             int context = Math.min(ctx != null ? ctx : Math.min(model.config().contextLength(), 4096), model.config().contextLength());
@@ -52,9 +51,9 @@ public final class GenerateCommand implements Callable<Integer> {
             TokenChooser chooser = sampling.chooser(tok);
             StopText stop = new StopText(sampling.stop);
             StreamingDecoder dec = tok.newStreamingDecoder();
-            StringBuilder promptEcho = new StringBuilder();
-            for (int id : ids) promptEcho.append(dec.feed(id));
-            out.print(promptEcho);
+            // echo the prompt as given; the decoder still sees its tokens (llama2.c drops the space after BOS)
+            for (int id : ids) dec.feed(id);
+            out.print(prompt);
             out.flush();
             Generator gen = new Generator(model, Math.min(batch, context), WorkerPool.shared());
             GenerationStats s;
