@@ -31,6 +31,11 @@ public final class Sampler {
         this.rng = Objects.requireNonNull(rng, "rng");
     }
 
+    /** A sampler drawing from {@code new SplittableRandom(config.seed())}: the same config gives the same tokens on any JDK. */
+    public static Sampler seeded(SamplerConfig config) {
+        return new Sampler(config, new java.util.SplittableRandom(config.seed()));
+    }
+
     public SamplerConfig config() {
         return config;
     }

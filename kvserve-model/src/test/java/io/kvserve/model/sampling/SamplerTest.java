@@ -152,8 +152,7 @@ class SamplerTest {
 
     /** 200 steps of a fake model whose logits depend on the step; the history grows as in generation. */
     private static int[] generate(SamplerConfig c, long seed) {
-        Sampler s = new Sampler(new SamplerConfig(c.temperature(), c.topK(), c.topP(), c.minP(), 1.1f, 16, 0.2f, 0.1f, seed),
-                new SplittableRandom(seed));
+        Sampler s = Sampler.seeded(new SamplerConfig(c.temperature(), c.topK(), c.topP(), c.minP(), 1.1f, 16, 0.2f, 0.1f, seed));
         int[] history = new int[200];
         for (int step = 0; step < 200; step++) {
             float[] logits = gaussianLogits(300, 1000 + step, 2.0);
