@@ -92,6 +92,12 @@ public final class ChatTemplate {
                 "built-in " + kind.name().toLowerCase() + " template", Clock.systemUTC());
     }
 
+    /** A built-in template, for model files that carry none (llama2.c checkpoints). */
+    public static ChatTemplate builtIn(FallbackTemplates.Kind kind, String bosToken, String eosToken) {
+        return new ChatTemplate(kind.source(), nullToEmpty(bosToken), nullToEmpty(eosToken), true,
+                "built-in " + kind.name().toLowerCase() + " template", Clock.systemUTC());
+    }
+
     /** This template with {@code strftime_now} reading the given clock (tests pin the date). */
     public ChatTemplate withClock(Clock clock) {
         return new ChatTemplate(source, bosToken, eosToken, builtInFallback, name, Objects.requireNonNull(clock, "clock"));

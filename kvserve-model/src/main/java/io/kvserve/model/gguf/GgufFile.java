@@ -30,6 +30,10 @@ public final class GgufFile implements AutoCloseable {
     public static final int MAGIC = 0x46554747; // "GGUF" little endian
     public static final int DEFAULT_ALIGNMENT = 32;
     private static final int MAX_DIMS = 4;
+    /** Longest metadata string accepted; real keys, tokens and chat templates are far shorter. */
+    static final long MAX_STRING_BYTES = 64L << 20;
+    /** Most elements of one metadata array; the largest real vocabularies have about 256 Ki tokens. */
+    static final long MAX_ARRAY_LENGTH = 1L << 26;
 
     private final Path path;
     private final Arena arena;
@@ -38,10 +42,13 @@ public final class GgufFile implements AutoCloseable {
     private final int alignment;
     private final long dataStart;
     private final Map<String, Object> metadata;
+    private final Map<String, GgufValueType> valueTypes;
+    private final Map<String, GgufValueType> arrayTypes;
     private final Map<String, GgufTensor> tensors;
 
     private GgufFile(Path path, Arena arena, MemorySegment file, int version, int alignment, long dataStart,
-                     Map<String, Object> metadata, Map<String, GgufTensor> tensors) {
+                     Map<String, Object> metadata, Map<String, GgufValueType> valueTypes,
+                     Map<String, GgufValueType> arrayTypes, Map<String, GgufTensor> tensors) {
         this.path = path;
         this.arena = arena;
         this.file = file;
@@ -49,6 +56,8 @@ public final class GgufFile implements AutoCloseable {
         this.alignment = alignment;
         this.dataStart = dataStart;
         this.metadata = metadata;
+        this.valueTypes = valueTypes;
+        this.arrayTypes = arrayTypes;
         this.tensors = tensors;
     }
 
@@ -78,7 +87,8 @@ public final class GgufFile implements AutoCloseable {
         }
         int version = c.u32("version");
         if (version == 1) throw c.fail("GGUF version 1 is not supported (only 2 and 3): convert the model again with a current llama.cpp");
-        if (Integer.compareUnsigned(version, 0x10000) >= 0 && Integer.reverseBytes(version) <= 3) {
+        int swapped = Integer.reverseBytes(version);
+        if (Integer.compareUnsigned(version, 0x10000) >= 0 && swapped >= 1 && swapped <= 3) {
             throw c.fail("this is a big-endian GGUF file; only little-endian files are supported");
         }
         if (version != 2 && version != 3) throw c.fail("GGUF version " + Integer.toUnsignedString(version) + " is not supported (only 2 and 3): this file is from a newer or unknown writer");
@@ -89,6 +99,8 @@ public final class GgufFile implements AutoCloseable {
         if (kvCount < 0 || kvCount > c.remaining() / 12) throw c.fail("metadata count " + Long.toUnsignedString(kvCount) + " cannot fit in the " + c.remaining() + " bytes left: the model is corrupted");
 
         Map<String, Object> meta = new LinkedHashMap<>();
+        Map<String, GgufValueType> valueTypes = new LinkedHashMap<>();
+        Map<String, GgufValueType> arrayTypes = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
             long at = c.pos;
             String key = c.string("metadata key #" + i);
@@ -97,6 +109,8 @@ public final class GgufFile implements AutoCloseable {
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw c.failAt(at, "metadata '" + key + "' has unknown value type " + Integer.toUnsignedString(typeId));
             meta.put(key, c.value(type, key));
+            valueTypes.put(key, type);
+            if (type == GgufValueType.ARRAY) arrayTypes.put(key, c.lastArrayType);
         }
 
         int alignment = DEFAULT_ALIGNMENT;
@@ -133,7 +147,8 @@ public final class GgufFile implements AutoCloseable {
             if (type == null) throw c.failAt(at, "tensor '" + name + "' has unknown tensor type id " + Integer.toUnsignedString(typeId) + ": the file is corrupted or from a newer ggml");
             if (shape[0] % type.blockSize != 0) throw c.failAt(at, "tensor '" + name + "' of type " + type + " has row length " + shape[0] + ", not a multiple of the block size " + type.blockSize);
             long offset = c.u64("offset of '" + name + "'");
-            if (offset < 0 || offset % alignment != 0) throw c.failAt(at, "tensor '" + name + "' offset " + Long.toUnsignedString(offset) + " is not a multiple of the alignment " + alignment);
+            if (offset < 0) throw c.failAt(at, "tensor '" + name + "' offset " + Long.toUnsignedString(offset) + " lies past the end of any file: the model is corrupted");
+            if (offset % alignment != 0) throw c.failAt(at, "tensor '" + name + "' offset " + offset + " is not a multiple of the alignment " + alignment + ": the model is corrupted");
             long bytes;
             try {
                 bytes = Math.multiplyExact(elements / type.blockSize, (long) type.typeSize);
@@ -161,7 +176,8 @@ public final class GgufFile implements AutoCloseable {
             tensors.put(t.name, new GgufTensor(t.name, t.type, t.shape, start, seg.asSlice(start, t.bytes)));
         }
         return new GgufFile(path, arena, seg, version, alignment, dataStart,
-                Collections.unmodifiableMap(meta), Collections.unmodifiableMap(tensors));
+                Collections.unmodifiableMap(meta), Collections.unmodifiableMap(valueTypes),
+                Collections.unmodifiableMap(arrayTypes), Collections.unmodifiableMap(tensors));
     }
 
     static long alignUp(long v, long a) {
@@ -185,6 +201,16 @@ public final class GgufFile implements AutoCloseable {
         GgufTensor t = tensors.get(name);
         if (t == null) throw new GgufFormatException(path + ": required tensor '" + name + "' is missing: the model is incomplete or of another architecture");
         return t;
+    }
+
+    /** The on-disk type of a metadata value, or {@code null} if the key is absent. */
+    public GgufValueType valueType(String key) {
+        return valueTypes.get(key);
+    }
+
+    /** The element type of an array metadata value, or {@code null} if the key is absent or not an array. */
+    public GgufValueType arrayElementType(String key) {
+        return arrayTypes.get(key);
     }
 
     public boolean has(String key) {
@@ -278,6 +304,9 @@ public final class GgufFile implements AutoCloseable {
         private final Path path;
         private final MemorySegment seg;
         long pos;
+        GgufValueType lastArrayType;
+        private final java.nio.charset.CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
 
         Cursor(Path path, MemorySegment seg) {
             this.path = path;
@@ -308,14 +337,17 @@ public final class GgufFile implements AutoCloseable {
         long u64(String what) { need(8, what); long v = seg.get(ValueLayout.JAVA_LONG_UNALIGNED, pos); pos += 8; return v; }
 
         String string(String what) {
+            long at = pos;
             long len = u64("length of " + what);
+            if (len < 0 || len > MAX_STRING_BYTES) {
+                throw failAt(at, "string length " + Long.toUnsignedString(len) + " of " + what + " exceeds the " + MAX_STRING_BYTES + "-byte limit: the model is corrupted");
+            }
             need(len, what);
             byte[] b = new byte[(int) len];
             MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, 0, (int) len);
             pos += len;
             try {
-                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(b)).toString();
+                return utf8.decode(java.nio.ByteBuffer.wrap(b)).toString();
             } catch (CharacterCodingException e) {
                 // tokens of some vocabularies are raw bytes; keep them losslessly as ISO-8859-1 would lose meaning, so replace
                 return new String(b, StandardCharsets.UTF_8);
@@ -349,9 +381,13 @@ public final class GgufFile implements AutoCloseable {
             GgufValueType et = GgufValueType.byId(typeId);
             if (et == null) throw fail("array '" + key + "' has unknown element type " + Integer.toUnsignedString(typeId));
             if (et == GgufValueType.ARRAY) throw fail("array '" + key + "' nests arrays, which kvserve does not read");
+            lastArrayType = et;
             long n = u64("length of array '" + key + "'");
-            if (n < 0 || n > remaining() / et.minBytes || n > Integer.MAX_VALUE - 8) {
+            if (n < 0 || n > remaining() / et.minBytes) {
                 throw fail("array '" + key + "' claims " + Long.toUnsignedString(n) + " elements, more than the " + remaining() + " bytes left can hold: the model is corrupted");
+            }
+            if (n > MAX_ARRAY_LENGTH) {
+                throw fail("array '" + key + "' claims " + n + " elements, more than the " + MAX_ARRAY_LENGTH + " kvserve accepts: the model is corrupted");
             }
             int len = (int) n;
             switch (et) {
