@@ -13,7 +13,7 @@ import java.nio.file.NoSuchFileException;
 /** Entry point of the kvserve command line. */
 @Command(name = "kvserve", mixinStandardHelpOptions = true, version = "kvserve 0.1.0",
         description = "LLM inference and serving with a programmable KV cache.",
-        subcommands = {CommandLine.HelpCommand.class, InspectCommand.class, SynthCommand.class})
+        subcommands = {GenerateCommand.class, ChatCommand.class, BenchCommand.class, InspectCommand.class, SynthCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
@@ -48,6 +48,7 @@ public final class Main implements Runnable {
             case ModelFileException m -> orClassName(m);
             case IOException io -> orClassName(io);
             case IllegalArgumentException ia -> orClassName(ia);
+            case io.kvserve.model.kv.KvCacheFullException full -> orClassName(full);
             default -> null;
         };
     }
