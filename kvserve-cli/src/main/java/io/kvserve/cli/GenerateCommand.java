@@ -6,20 +6,20 @@ import io.kvserve.model.generate.GenerationStats;
 import io.kvserve.model.generate.Generator;
 import io.kvserve.model.generate.TokenChooser;
 import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.sampling.StopStringMatcher;
 import io.kvserve.model.tokenizer.StreamingDecoder;
 import io.kvserve.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
 /** {@code kvserve generate}: the prompt followed by the generated text on stdout, statistics on stderr. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text from a prompt; streams tokens to stdout, prints speed to stderr.")
 public final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
     @Mixin ModelOptions modelOptions;
     @Mixin SamplingOptions sampling;
 
@@ -42,7 +42,7 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        java.io.PrintWriter out = spec.commandLine().getOut();
         try (Model model = modelOptions.load()) {
             Tokenizer tok = model.tokenizer();
             int context = Math.min(ctx != null ? ctx : Math.min(model.config().contextLength(), 4096), model.config().contextLength());
@@ -50,23 +50,23 @@ public final class GenerateCommand implements Callable<Integer> {
             int[] ids = tok.encode(prompt, tok.addBosByDefault() && !noBos, true);
             if (ids.length > context) throw new io.kvserve.model.generate.PromptTooLongException(ids.length, context);
             TokenChooser chooser = sampling.chooser(tok);
-            StopText stop = new StopText(sampling.stop);
+            StopStringMatcher stop = new StopStringMatcher(sampling.stop);
             StreamingDecoder dec = tok.newStreamingDecoder();
-            StringBuilder promptEcho = new StringBuilder();
-            for (int id : ids) promptEcho.append(dec.feed(id));
-            out.print(promptEcho);
+            // echo the prompt as given; the decoder still sees its tokens (llama2.c drops the space after BOS)
+            for (int id : ids) dec.feed(id);
+            out.print(prompt);
             out.flush();
             Generator gen = new Generator(model, Math.min(batch, context), WorkerPool.shared());
             GenerationStats s;
             try (KvCache cache = model.newContiguousCache(context)) {
                 s = gen.generate(cache, ids, Math.min(maxTokens, context - ids.length), chooser, id -> {
-                    String emitted = stop.feed(dec.feed(id));
+                    String emitted = stop.feed(dec.feed(id)).emit();
                     out.print(emitted);
                     out.flush();
-                    return !stop.matched();
+                    return !stop.stopped();
                 }, null);
             }
-            out.print(stop.flush(dec.flush()));
+            out.print(stop.feed(dec.flush()).emit() + stop.flush());
             out.println();
             out.flush();
             System.err.printf("%nkvserve: %s | prompt %d tokens in %.1f ms (%.1f tok/s) | generated %d tokens, decode %.1f tok/s | TTFT %.1f ms | stop: %s | kernels %s, %d threads%n",

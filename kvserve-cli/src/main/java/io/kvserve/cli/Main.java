@@ -22,6 +22,7 @@ public final class Main implements Runnable {
     /** The configured command line; tests call {@code execute} on it with their own out/err writers. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(new java.io.PrintWriter(new java.io.OutputStreamWriter(new java.io.FileOutputStream(java.io.FileDescriptor.out), java.nio.charset.StandardCharsets.UTF_8), true));
         cl.setExecutionExceptionHandler(Main::handleExecutionException);
         return cl;
     }

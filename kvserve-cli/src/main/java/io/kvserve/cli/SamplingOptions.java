@@ -1,6 +1,8 @@
 package io.kvserve.cli;
 
 import io.kvserve.model.generate.TokenChooser;
+import io.kvserve.model.sampling.Sampler;
+import io.kvserve.model.sampling.SamplerConfig;
 import io.kvserve.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
@@ -39,8 +41,14 @@ public final class SamplingOptions {
     @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text is generated (repeatable); it is not printed")
     List<String> stop = new ArrayList<>();
 
+    /** The sampler chain for these options; a seed of -1 draws one (and reports it on stderr). */
     TokenChooser chooser(Tokenizer tok) {
-        if (temperature == 0f) return TokenChooser.greedy();
-        throw new IllegalArgumentException("sampling with temperature > 0 lands with the sampler; use --temperature 0");
+        long s = seed;
+        if (s == -1) {
+            s = new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
+            if (temperature > 0) System.err.println("kvserve: seed " + s);
+        }
+        SamplerConfig config = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty, presencePenalty, s);
+        return Sampler.seeded(config)::sample;
     }
 }

@@ -16,6 +16,8 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private static final long SPIN_NANOS = 200_000;
+    /** Below about this many multiply-adds (~10 us of work) a region runs on the caller alone. */
+    static final long MIN_PARALLEL_WORK = 1L << 15;
     private static volatile WorkerPool shared;
 
     private final int threads;
@@ -69,9 +71,17 @@ public final class WorkerPool implements AutoCloseable {
      * {@code grain} (except the last), and returns when all parts are done. The caller runs part 0.
      */
     public void forRange(int n, int grain, RangeTask task) {
+        forRange(n, grain, Long.MAX_VALUE, task);
+    }
+
+    /**
+     * As {@link #forRange(int, int, RangeTask)}, but runs on the calling thread alone when the
+     * estimated {@code work} (multiply-adds) is below what pays for waking the other threads.
+     */
+    public void forRange(int n, int grain, long work, RangeTask task) {
         if (n <= 0) return;
         int g = Math.max(1, grain);
-        if (threads == 1 || n <= g) {
+        if (threads == 1 || n <= g || work < MIN_PARALLEL_WORK) {
             task.run(0, n);
             return;
         }

@@ -208,6 +208,7 @@ public final class ChatTemplate {
         ctx.registerFunction(new ELFunctionDefinition("", "strftime_now", TemplateFunctions.class, "strftimeNow", String.class));
         ctx.registerFilter(new PythonJson.ToJsonFilter());
         ctx.registerFilter(new TemplateFunctions.ItemsFilter());
+        ctx.registerFilter(new TemplateFunctions.TrimFilter());
         ctx.registerTag(new Jinja2Compat.FilterBlockTag());
         return j;
     }

@@ -214,7 +214,20 @@ final class PythonMethods extends ELResolver {
     @Override public Class<?> getCommonPropertyType(ELContext context, Object base) { return null; }
     @Override public Iterator<FeatureDescriptor> getFeatureDescriptors(ELContext context, Object base) { return null; }
     @Override public Class<?> getType(ELContext context, Object base, Object property) { return null; }
-    @Override public Object getValue(ELContext context, Object base, Object property) { return null; }
+    /** {@code s[i]} on a string, with Python's negative indices; other property reads fall through. */
+    @Override
+    public Object getValue(ELContext context, Object base, Object property) {
+        if (!(base instanceof String || base instanceof SafeString) || property == null) return null;
+        // jinjava turns an integer subscript into its decimal string before asking the resolvers
+        String p = property.toString();
+        if (!p.matches("-?\\d{1,9}")) return null;
+        String s = base.toString();
+        long i = Long.parseLong(p);
+        if (i < 0) i += s.length();
+        context.setPropertyResolved(true);
+        return i >= 0 && i < s.length() ? String.valueOf(s.charAt((int) i)) : null;
+    }
+
     @Override public boolean isReadOnly(ELContext context, Object base, Object property) { return true; }
     @Override public void setValue(ELContext context, Object base, Object property, Object value) { }
 }

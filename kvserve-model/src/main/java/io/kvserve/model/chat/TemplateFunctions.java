@@ -65,6 +65,20 @@ final class TemplateFunctions {
         return v < 10 ? "0" + v : Integer.toString(v);
     }
 
+    /** {@code x | trim} and {@code x | trim(chars)} as Python's {@code str.strip}: jinjava's trims only ASCII control and space. */
+    static final class TrimFilter implements Filter {
+        @Override
+        public String getName() {
+            return "trim";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (var == null) return "";
+            return PythonMethods.strip(var.toString(), args.length > 0 ? args[0] : null, true, true);
+        }
+    }
+
     /** {@code x | items}: the (key, value) pairs of a mapping, as jinja2's items filter. */
     static final class ItemsFilter implements Filter {
         @Override

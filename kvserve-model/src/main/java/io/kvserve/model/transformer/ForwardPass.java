@@ -105,7 +105,8 @@ public final class ForwardPass {
             }
             final int layer = l;
             int group = c.groupSize();
-            pool.forRange(n * c.nKvHeads(), 1, (from, to) -> {
+            long attnWork = (long) n * c.nHeads() * hd * 2L * (batch.positions()[n - 1] + 1);
+            pool.forRange(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
                 float[] s = scores.get();
                 for (int job = from; job < to; job++) {
                     int i = job / c.nKvHeads(), h = job % c.nKvHeads();
@@ -137,7 +138,7 @@ public final class ForwardPass {
         if (rows > 0) {
             Matrix out = w.output();
             float[] in = lastRows, dst = logits;
-            pool.forRange(vocab, 64, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
+            pool.forRange(vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
         }
         return logits;
     }
@@ -147,7 +148,7 @@ public final class ForwardPass {
             Kernels.rmsNorm(dst, 0, src, 0, weight, dim, c.rmsEps());
             return;
         }
-        pool.forRange(n, 1, (a, b) -> {
+        pool.forRange(n, 1, (long) n * dim, (a, b) -> {
             for (int i = a; i < b; i++) Kernels.rmsNorm(dst, i * dim, src, i * dim, weight, dim, c.rmsEps());
         });
     }
@@ -194,13 +195,13 @@ public final class ForwardPass {
 
     private void matmul(Matrix m, float[] in, float[] out, int n) {
         int rows = m.rows();
-        pool.forRange(rows, 16, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
+        pool.forRange(rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
     }
 
     /** Two projections of the same input in one parallel region (FFN gate and up). */
     private void matmul2(Matrix m1, float[] o1, Matrix m2, float[] o2, float[] in, int n) {
         int r1 = m1.rows(), total = r1 + m2.rows();
-        pool.forRange(total, 16, (a, b) -> {
+        pool.forRange(total, 16, (long) total * m1.cols() * n, (a, b) -> {
             if (a < r1) Kernels.matmul(m1.type(), m1.data(), 0, m1.cols(), in, n, o1, r1, a, Math.min(b, r1));
             if (b > r1) Kernels.matmul(m2.type(), m2.data(), 0, m2.cols(), in, n, o2, m2.rows(), Math.max(a, r1) - r1, b - r1);
         });
@@ -209,7 +210,7 @@ public final class ForwardPass {
     /** q, k and v projections in one parallel region: fewer hand-offs per layer for small models. */
     private void matmul3(Matrix mq, float[] oq, Matrix mk, float[] ok, Matrix mv, float[] ov, float[] in, int n) {
         int rq = mq.rows(), rk = mk.rows(), rv = mv.rows();
-        pool.forRange(rq + rk + rv, 16, (a, b) -> {
+        pool.forRange(rq + rk + rv, 16, (long) (rq + rk + rv) * mq.cols() * n, (a, b) -> {
             if (a < rq) Kernels.matmul(mq.type(), mq.data(), 0, mq.cols(), in, n, oq, rq, a, Math.min(b, rq));
             int a2 = Math.max(a, rq), b2 = Math.min(b, rq + rk);
             if (a2 < b2) Kernels.matmul(mk.type(), mk.data(), 0, mk.cols(), in, n, ok, rk, a2 - rq, b2 - rq);

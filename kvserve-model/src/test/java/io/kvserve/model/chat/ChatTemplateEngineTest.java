@@ -42,6 +42,8 @@ class ChatTemplateEngineTest {
             {% for k, v in {'a': 1, 'b': 2} | items %}{{ k }}={{ v }};{% endfor %}     ==> a=1;b=2;
             {% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }};{% endfor %}     ==> a=1;b=2;
             {% filter upper %}abc{% endfilter %}                                       ==> ABC
+            {{ 'abc'[0] }}{{ 'abc'[-1] }}{{ messages[0].role[1] }}                      ==> acs
+            {{ '\u00a0 x\u2003\\n' | trim }}{{ 'xxayxx' | trim('x') }}                   ==> xay
             {{ messages | selectattr('role', 'equalto', 'user') | list | length }}     ==> 2
             """)
     void jinja2Features(String src, String expected) {

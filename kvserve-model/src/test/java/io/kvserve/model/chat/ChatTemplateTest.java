@@ -145,6 +145,44 @@ class ChatTemplateTest {
         assertThat(t.render(conv, false)).endsWith("<｜User｜>Tell me a joke.");
     }
 
+    @Test
+    void llamaCppDeepSeekR1() {
+        ChatTemplate t = load("llama-cpp-deepseek-r1", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>");
+        assertThat(t.render(CONVERSATION, true)).isEqualTo("<｜begin▁of▁sentence｜>" + SYSTEM
+                + "<｜User｜>Hello!<｜end▁of▁sentence｜><｜Assistant｜>Hi there! How can I help?<｜end▁of▁sentence｜>"
+                + "<｜User｜>Tell me a joke.<｜end▁of▁sentence｜><｜Assistant｜><think>\n");
+    }
+
+    @Test
+    void hermes2ProWithoutToolsStillWritesItsToolPreamble() {
+        ChatTemplate t = load("NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", "<|begin_of_text|>", "<|im_end|>");
+        String preamble = "<|begin_of_text|><|im_start|>system\nYou are a function calling AI model. You are provided with function"
+                + " signatures within <tools></tools> XML tags. You may call one or more functions to assist with the user query."
+                + " Don't make assumptions about what values to plug into functions. Here are the available tools: <tools>  </tools>"
+                + "Use the following pydantic model json schema for each tool call you will make: {\"properties\": {\"name\":"
+                + " {\"title\": \"Name\", \"type\": \"string\"}, \"arguments\": {\"title\": \"Arguments\", \"type\": \"object\"}},"
+                + " \"required\": [\"name\", \"arguments\"], \"title\": \"FunctionCall\", \"type\": \"object\"}}\n"
+                + "For each function call return a json object with function name and arguments within <tool_call></tool_call>"
+                + " XML tags as follows:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-dict>}\n</tool_call><|im_end|>\n";
+        assertThat(t.render(CONVERSATION, true)).isEqualTo(preamble
+                + "<|im_start|>system\n" + SYSTEM + "<|im_end|>\n"
+                + "<|im_start|>user\nHello!<|im_end|>\n"
+                + "<|im_start|>assistant\nHi there! How can I help?<|im_end|>\n"
+                + "<|im_start|>user\nTell me a joke.<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    @Test
+    void functionaryV31() {
+        ChatTemplate t = load("meetkai-functionary-medium-v3.1", "<|begin_of_text|>", "<|eot_id|>");
+        assertThat(t.render(CONVERSATION, true)).isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n\n"
+                + "Cutting Knowledge Date: December 2023\n\n<|eot_id|>"
+                + "<|start_header_id|>system<|end_header_id|>\n\n" + SYSTEM + "<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\nHi there! How can I help?<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nTell me a joke.<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    }
+
     static Stream<String> allTemplates() {
         return SharedTemplates.allTemplateNames();
     }
