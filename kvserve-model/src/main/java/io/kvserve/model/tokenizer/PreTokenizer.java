@@ -54,7 +54,7 @@ record PreTokenizer(String name, List<Pattern> patterns, boolean ignoreMerges, b
         return switch (name) {
             case "default" -> of(name, false, true, false,
                     "[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2, "\\p{N}+", "[0-9][0-9][0-9]");
-            case "llama3", "llama-v3", "llama-bpe", "falcon3" -> of(name, true, false, true, LLAMA3);
+            case "llama3", "llama-v3", "llama-bpe", "falcon3" -> of(name, true, true, true, LLAMA3);
             case "dbrx", "smaug-bpe" -> of(name, false, true, false, LLAMA3);
             case "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
                  "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais" -> of(name, false, true, false, GPT2);

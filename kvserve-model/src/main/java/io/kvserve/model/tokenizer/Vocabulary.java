@@ -18,18 +18,22 @@ import java.util.Map;
  * text before tokenization. Immutable, so one instance serves every thread.
  */
 final class Vocabulary {
-    // llama.cpp finds these tokens by their text, because converters do not always write their ids
+    // llama.cpp (2026) finds these tokens by their text, because converters do not always write their ids
     private static final List<String> EOT_TEXTS = List.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-            "<|endoftext|>", "<EOT>", "<｜end▁of▁sentence｜>");
-    private static final List<String> EOG_TEXTS = List.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-            "<|endoftext|>", "<|eom_id|>", "<EOT>");
+            "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", "<end_of_utterance>");
     private static final List<String> EOM_TEXTS = List.of("<|eom_id|>");
-    private static final List<String> FIM_PRE_TEXTS = List.of("<|fim_prefix|>", "<fim-prefix>", "<｜fim▁begin｜>", "<PRE>");
-    private static final List<String> FIM_SUF_TEXTS = List.of("<|fim_suffix|>", "<fim-suffix>", "<｜fim▁hole｜>", "<SUF>");
-    private static final List<String> FIM_MID_TEXTS = List.of("<|fim_middle|>", "<fim-middle>", "<｜fim▁end｜>", "<MID>");
-    private static final List<String> FIM_PAD_TEXTS = List.of("<|fim_pad|>", "<fim-pad>", "<PAD>");
-    private static final List<String> FIM_REP_TEXTS = List.of("<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>");
+    private static final List<String> FIM_PRE_TEXTS = List.of("<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "<|code_prefix|>", "<|prefix|>");
+    private static final List<String> FIM_SUF_TEXTS = List.of("<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "<|code_suffix|>", "<|suffix|>");
+    private static final List<String> FIM_MID_TEXTS = List.of("<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "<|code_middle|>", "<|middle|>");
+    private static final List<String> FIM_PAD_TEXTS = List.of("<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]");
+    private static final List<String> FIM_REP_TEXTS = List.of("<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>");
     private static final List<String> FIM_SEP_TEXTS = List.of("<|file_sep|>");
+    /** End of generation by text; "</s>" came with PaddleOCR and also catches vocabularies where it is plain text (Qwen). */
+    private static final List<String> EOG_TEXTS = List.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",
+            "<|flush|>", "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+            "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>");
+    /** gpt-oss (harmony) markers that llama.cpp always renders. */
+    private static final List<String> ALWAYS_RENDERED = List.of("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>");
 
     final String[] texts;
     final float[] scores;
@@ -116,7 +120,7 @@ final class Vocabulary {
         if (fimSep < 0) fimSep = findAndMarkControl(FIM_SEP_TEXTS, ids, types);
 
         boolean[] eog = new boolean[n];
-        for (int id : new int[] {fimPad, fimRep, fimSep, eos, eot, eom}) {
+        for (int id : new int[] {fimPad, fimRep, fimSep}) {
             if (id >= 0) eog[id] = true;
         }
         for (String t : EOG_TEXTS) {
@@ -125,6 +129,28 @@ final class Vocabulary {
                 eog[id] = true;
                 types[id] = TokenType.CONTROL;
             }
+        }
+        for (String t : ALWAYS_RENDERED) {
+            Integer id = ids.get(t);
+            if (id != null) types[id] = TokenType.USER_DEFINED;
+        }
+        for (int id : new int[] {eos, eot, eom}) {
+            if (id >= 0) eog[id] = true;
+        }
+        // harmony and solar-open end a message with <|end|> but a turn with <|return|> / <|call|>
+        int end = ids.getOrDefault("<|end|>", -1);
+        if (end >= 0 && eog[end]) {
+            boolean hasReturn = isEog(eog, ids, "<|return|>"), hasCall = isEog(eog, ids, "<|call|>") || isEog(eog, ids, "<|calls|>");
+            if ((hasReturn && hasCall) || (hasCall && isEog(eog, ids, "<|flush|>"))) {
+                eog[end] = false;
+                types[end] = TokenType.USER_DEFINED;
+            }
+        }
+        // Gemma 4 has </s> as text
+        int closeS = ids.getOrDefault("</s>", -1);
+        if (closeS >= 0 && eog[closeS] && isEog(eog, ids, "<|tool_response>")) {
+            eog[closeS] = false;
+            types[closeS] = TokenType.NORMAL;
         }
         Vocabulary v = new Vocabulary(texts, sc, types, ids, bos, eos, unk, addBos, eog, new boolean[n], new boolean[n]);
         v.applyStripRules(f.getString("general.name", ""), f.getString("tokenizer.ggml.pre", ""));
@@ -158,6 +184,11 @@ final class Vocabulary {
         boolean[] eog = new boolean[texts.length];
         for (int id : endOfGeneration) if (id >= 0) eog[id] = true;
         return new Vocabulary(texts, scores, types, ids, bos, eos, unk, addBos, eog, new boolean[texts.length], new boolean[texts.length]);
+    }
+
+    private static boolean isEog(boolean[] eog, Map<String, Integer> ids, String text) {
+        Integer id = ids.get(text);
+        return id != null && eog[id];
     }
 
     /** The first token whose text is in {@code candidates} (in list order), forced to CONTROL; -1 when none. */

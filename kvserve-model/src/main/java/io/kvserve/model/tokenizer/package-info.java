@@ -15,8 +15,11 @@
  * Decoding goes through bytes, so a character split over tokens is rebuilt; the
  * {@link io.kvserve.model.tokenizer.StreamingDecoder} holds back incomplete UTF-8 sequences.
  *
- * <p>The tests check llama.cpp's own vectors ({@code ggml-vocab-*.gguf.inp/.out}), run.c's
- * {@code encode()} output for stories260K, and the regexes against a port of llama.cpp's
- * hand-written splitters.
+ * <p>The tests check llama.cpp's own vectors ({@code ggml-vocab-*.gguf.inp/.out}), 160 random
+ * strings per vocabulary tokenized and detokenized by a real llama.cpp build (node-llama-cpp 3.21.1,
+ * {@code scripts/llamacpp-tokenize.sh}), run.c's {@code encode()} output for stories260K, and the
+ * regexes against a port of llama.cpp's hand-written splitters. Special tokens found by their text
+ * (EOT, EOM, FIM, end of generation) follow that llama.cpp build, including its taking
+ * {@code "</s>"} for end of generation in vocabularies where it is plain text (Qwen).
  */
 package io.kvserve.model.tokenizer;

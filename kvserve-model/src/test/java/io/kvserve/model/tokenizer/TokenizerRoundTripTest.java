@@ -34,7 +34,10 @@ class TokenizerRoundTripTest {
         // llama2.c decodes as run.c, stripping the dummy-prefix space after BOS; the others strip it themselves
         boolean bos = name.equals("tok512.bin");
         List<String> differences = new ArrayList<>();
+        boolean cleansSpaces = name.contains("llama3");
         for (String text : texts(name.hashCode(), 500)) {
+            // Llama 3's decoder removes the space in " ," " 's" and the like (clean_spaces), as llama.cpp's does
+            if (cleansSpaces && text.matches("(?s).* [?!.,'].*")) continue;
             String back = tok.decode(tok.encode(text, bos, false));
             if (!back.equals(text)) differences.add(TokenizerPreTokenizerTest.escape(text) + " -> " + TokenizerPreTokenizerTest.escape(back));
         }

@@ -23,6 +23,7 @@ class TokenizerSpecialTokensTest {
         assertThat(parsed[parsed.length - 1]).isEqualTo(128009);
         assertThat(tok.encode(chat, false, false)).doesNotContain(128006, 128007, 128009);
         assertThat(tok.decode(parsed)).as("control tokens render as nothing").isEqualTo("user\n\nHi");
+        assertThat(tok.decode(tok.encode("Hi , it 's me .", false, false))).as("clean_spaces").isEqualTo("Hi, it's me.");
         assertThat(tok.tokenPiece(128009)).isEqualTo("<|eot_id|>");
         assertThat(tok.tokenPiece(tok.encode(" hello", false, false)[0])).isEqualTo(" hello");
     }
@@ -59,6 +60,10 @@ class TokenizerSpecialTokensTest {
         }
         assertThat(tok.isEndOfGeneration(151644)).as("<|im_start|>").isFalse();
         assertThat(tok.isEndOfGeneration(151667)).as("<think>").isFalse();
+        // llama.cpp (2026) takes "</s>" for an end-of-generation token by its text, even where it is plain text
+        assertThat(tok.isEndOfGeneration(128247)).as("</s>").isTrue();
+        assertThat(tok.encode("a</s>b", false, true)).containsExactly(64, 128247, 65);
+        assertThat(tok.decode(new int[] {64, 128247, 65})).isEqualTo("ab");
     }
 
     @Test

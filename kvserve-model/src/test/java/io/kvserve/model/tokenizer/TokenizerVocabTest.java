@@ -69,9 +69,9 @@ class TokenizerVocabTest {
     @ValueSource(strings = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama3.gguf", "ggml-vocab-qwen2.gguf"})
     void decodeRoundTrips(String vocab) {
         Tokenizer tok = SharedModels.gguf("vocab/" + vocab);
-        boolean cleansSpaces = vocab.contains("gpt-2");
+        boolean cleansSpaces = vocab.contains("gpt-2") || vocab.contains("llama3");
         for (Case c : cases(vocab)) {
-            // GPT-2's decoder deliberately removes the space in " ," " 's" and the like (clean_spaces)
+            // GPT-2's and Llama 3's decoders deliberately remove the space in " ," " 's" and the like (clean_spaces)
             if (cleansSpaces && c.text().matches("(?s).* [?!.,'].*")) continue;
             assertThat(tok.decode(tok.encode(c.text(), false, false))).as("round trip of '%s'", c.text()).isEqualTo(c.text());
         }
