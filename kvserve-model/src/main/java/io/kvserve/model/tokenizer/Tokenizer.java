@@ -25,8 +25,8 @@ public interface Tokenizer {
      * bytes are joined before UTF-8 decoding, and invalid UTF-8 becomes U+FFFD. SentencePiece
      * vocabularies drop one leading space of the first token, but llama.cpp spends that on a BOS in
      * first place, so {@code [BOS, "▁Hello"]} decodes to {@code " Hello"} and {@code ["▁Hello"]} to
-     * {@code "Hello"}. GPT-2-era vocabularies ({@code tokenizer.ggml.pre} gpt-2, default, ...) also
-     * remove the space before {@code , . ! ?} and some contractions ({@code clean_spaces}).
+     * {@code "Hello"}. Byte-level vocabularies (except {@code tokenizer.ggml.pre} qwen2, smollm and
+     * command-r) also remove the space before {@code , . ! ?} and some contractions ({@code clean_spaces}).
      * llama2.c tokenizers decode as run.c does: the piece right after BOS loses its leading space.
      */
     String decode(int[] ids);
