@@ -48,4 +48,26 @@ class TokenizerRoundTripTest {
         // a Java string can hold half a surrogate pair; its UTF-8 form is '?', as String.getBytes writes it
         assertThat(tok.decode(tok.encode("a\uD83Eb", true, true))).endsWith("a?b");
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ggml-vocab-llama3.gguf", "ggml-vocab-qwen2.gguf"})
+    void concurrentEncodingMatchesSequentialEncoding(String name) throws Exception {
+        Tokenizer tok = TokenizerPerformanceTest.tokenizer(name);
+        List<String> texts = texts(name.hashCode() + 1, 400);
+        List<int[]> expected = texts.stream().map(t -> tok.encode(t, false, true)).toList();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                int offset = w;
+                results.add(pool.submit(() -> {
+                    for (int k = 0; k < texts.size(); k++) {
+                        int i = (k * 7 + offset * 101) % texts.size();
+                        if (!java.util.Arrays.equals(tok.encode(texts.get(i), false, true), expected.get(i))) return false;
+                    }
+                    return true;
+                }));
+            }
+            for (var r : results) assertThat(r.get()).isTrue();
+        }
+    }
 }
