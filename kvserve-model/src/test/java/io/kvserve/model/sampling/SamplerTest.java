@@ -55,6 +55,17 @@ class SamplerTest {
     }
 
     @Test
+    void greedyConfigAgreesWithTheGeneratorsGreedyChooser() {
+        var greedy = io.kvserve.model.generate.TokenChooser.greedy();
+        io.kvserve.model.generate.TokenChooser sampler = sampler(SamplerConfig.greedy(), 1);
+        for (int trial = 0; trial < 20; trial++) {
+            float[] l = gaussianLogits(500, trial, 1.0);
+            l[trial * 7] = l[trial * 7 + 3] = 10f; // a tie
+            assertThat(sampler.choose(l, 0, l.length, NO_HISTORY, 0)).isEqualTo(greedy.choose(l, 0, l.length, NO_HISTORY, 0));
+        }
+    }
+
+    @Test
     void topK1EqualsGreedy() {
         for (int trial = 0; trial < 50; trial++) {
             float[] l = gaussianLogits(1000, trial, 2.0);
