@@ -1,6 +1,8 @@
 package io.kvserve.cli;
 
 import io.kvserve.model.generate.TokenChooser;
+import io.kvserve.model.sampling.Sampler;
+import io.kvserve.model.sampling.SamplerConfig;
 import io.kvserve.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
@@ -40,7 +42,10 @@ public final class SamplingOptions {
     List<String> stop = new ArrayList<>();
 
     TokenChooser chooser(Tokenizer tok) {
-        if (temperature == 0f) return TokenChooser.greedy();
-        throw new IllegalArgumentException("sampling with temperature > 0 lands with the sampler; use --temperature 0");
+        // SamplerConfig checks every value and says which option is wrong (IllegalArgumentException -> "kvserve: ...")
+        SamplerConfig c = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
+                frequencyPenalty, presencePenalty, seed == -1 ? new java.security.SecureRandom().nextLong() : seed);
+        if (c.isGreedy() && !c.hasPenalties()) return TokenChooser.greedy();
+        return Sampler.seeded(c);
     }
 }
