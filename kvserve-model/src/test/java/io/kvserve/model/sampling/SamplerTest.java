@@ -154,6 +154,24 @@ class SamplerTest {
         assertThat(again).containsExactly(0f, 0f, -1f);
     }
 
+    /** Property: whatever the settings, the drawn token is one of the filter chain's survivors. */
+    @Test
+    void theDrawnTokenAlwaysSurvivesTheFilters() {
+        SplittableRandom r = new SplittableRandom(99);
+        for (int trial = 0; trial < 300; trial++) {
+            int vocab = r.nextInt(1, 400);
+            float[] l = gaussianLogits(vocab, trial, r.nextDouble(0.1, 5));
+            if (vocab > 3 && r.nextBoolean()) l[r.nextInt(vocab)] = Float.NEGATIVE_INFINITY;
+            var c = new SamplerConfig((float) r.nextDouble(0.05, 3), r.nextInt(0, 60), (float) r.nextDouble(0.05, 1.0001 - 1e-4),
+                    (float) r.nextDouble(0, 0.6), (float) r.nextDouble(0.8, 1.5), r.nextInt(0, 32), (float) r.nextDouble(-1, 1),
+                    (float) r.nextDouble(-1, 1), trial);
+            int[] history = r.ints(r.nextInt(0, 40), 0, vocab).toArray();
+            Sampler s = Sampler.seeded(c);
+            int token = s.sample(l, 0, vocab, history, history.length);
+            assertThat(s.survivors(l, 0, vocab, history, history.length)).as("trial %d %s", trial, c).contains(token);
+        }
+    }
+
     @Test
     void sameSeedGivesTheSameTokens() {
         int[] a = generate(SamplerConfig.defaults(0), 42), b = generate(SamplerConfig.defaults(0), 42), c = generate(SamplerConfig.defaults(0), 43);
