@@ -9,6 +9,7 @@ import io.kvserve.model.generate.GenerationStats;
 import io.kvserve.model.generate.Generator;
 import io.kvserve.model.generate.TokenChooser;
 import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.sampling.StopStringMatcher;
 import io.kvserve.model.tokenizer.StreamingDecoder;
 import io.kvserve.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -87,18 +88,18 @@ public final class ChatCommand implements Callable<Integer> {
                     }
                     int common = commonPrefix(cachedTokens, ids);
                     StreamingDecoder dec = tok.newStreamingDecoder();
-                    StopText stop = new StopText(sampling.stop);
+                    StopStringMatcher stop = new StopStringMatcher(sampling.stop);
                     StringBuilder reply = new StringBuilder();
                     List<Integer> generated = new ArrayList<>();
                     GenerationStats s = gen.generate(cache, seq, ids, common, Math.min(maxTokens, context - ids.length), chooser, id -> {
                         generated.add(id);
-                        String piece = stop.feed(dec.feed(id));
+                        String piece = stop.feed(dec.feed(id)).emit();
                         reply.append(piece);
                         out.print(piece);
                         out.flush();
-                        return !stop.matched();
+                        return !stop.stopped();
                     }, null);
-                    String tail = stop.flush(dec.flush());
+                    String tail = stop.feed(dec.flush()).emit() + stop.flush();
                     reply.append(tail);
                     out.println(tail);
                     messages.add(ChatMessage.assistant(reply.toString().strip()));

@@ -6,6 +6,7 @@ import io.kvserve.model.generate.GenerationStats;
 import io.kvserve.model.generate.Generator;
 import io.kvserve.model.generate.TokenChooser;
 import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.sampling.StopStringMatcher;
 import io.kvserve.model.tokenizer.StreamingDecoder;
 import io.kvserve.model.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -49,7 +50,7 @@ public final class GenerateCommand implements Callable<Integer> {
             int[] ids = tok.encode(prompt, tok.addBosByDefault() && !noBos, true);
             if (ids.length > context) throw new io.kvserve.model.generate.PromptTooLongException(ids.length, context);
             TokenChooser chooser = sampling.chooser(tok);
-            StopText stop = new StopText(sampling.stop);
+            StopStringMatcher stop = new StopStringMatcher(sampling.stop);
             StreamingDecoder dec = tok.newStreamingDecoder();
             // echo the prompt as given; the decoder still sees its tokens (llama2.c drops the space after BOS)
             for (int id : ids) dec.feed(id);
@@ -59,13 +60,13 @@ public final class GenerateCommand implements Callable<Integer> {
             GenerationStats s;
             try (KvCache cache = model.newContiguousCache(context)) {
                 s = gen.generate(cache, ids, Math.min(maxTokens, context - ids.length), chooser, id -> {
-                    String emitted = stop.feed(dec.feed(id));
+                    String emitted = stop.feed(dec.feed(id)).emit();
                     out.print(emitted);
                     out.flush();
-                    return !stop.matched();
+                    return !stop.stopped();
                 }, null);
             }
-            out.print(stop.flush(dec.flush()));
+            out.print(stop.feed(dec.flush()).emit() + stop.flush());
             out.println();
             out.flush();
             System.err.printf("%nkvserve: %s | prompt %d tokens in %.1f ms (%.1f tok/s) | generated %d tokens, decode %.1f tok/s | TTFT %.1f ms | stop: %s | kernels %s, %d threads%n",

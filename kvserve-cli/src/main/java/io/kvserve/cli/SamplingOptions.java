@@ -41,11 +41,14 @@ public final class SamplingOptions {
     @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text is generated (repeatable); it is not printed")
     List<String> stop = new ArrayList<>();
 
+    /** The sampler chain for these options; a seed of -1 draws one (and reports it on stderr). */
     TokenChooser chooser(Tokenizer tok) {
-        // SamplerConfig checks every value and says which option is wrong (IllegalArgumentException -> "kvserve: ...")
-        SamplerConfig c = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
-                frequencyPenalty, presencePenalty, seed == -1 ? new java.security.SecureRandom().nextLong() : seed);
-        if (c.isGreedy() && !c.hasPenalties()) return TokenChooser.greedy();
-        return Sampler.seeded(c);
+        long s = seed;
+        if (s == -1) {
+            s = new java.security.SecureRandom().nextLong() & Long.MAX_VALUE;
+            if (temperature > 0) System.err.println("kvserve: seed " + s);
+        }
+        SamplerConfig config = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty, presencePenalty, s);
+        return Sampler.seeded(config)::sample;
     }
 }

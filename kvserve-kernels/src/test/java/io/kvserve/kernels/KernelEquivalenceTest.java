@@ -44,23 +44,20 @@ class KernelEquivalenceTest {
     static Stream<Arguments> matmulCases() {
         List<Arguments> cases = new ArrayList<>();
         for (GgmlType t : TYPES) {
-            List<Integer> cols = new ArrayList<>();
-            for (int c : BLOCK_COLS) cols.add(c);
-            if (!t.isQuantized()) for (int c : FLOAT_COLS) cols.add(c);
-            for (int c : cols) for (int b : BATCHES) cases.add(Arguments.of(t, c, b));
+            for (int c : BLOCK_COLS) cases.add(Arguments.of(t, c));
+            if (!t.isQuantized()) for (int c : FLOAT_COLS) cases.add(Arguments.of(t, c));
         }
         return cases.stream();
     }
 
-    @ParameterizedTest(name = "{0} cols={1} batch={2}")
+    @ParameterizedTest(name = "{0} cols={1}")
     @MethodSource("matmulCases")
-    void matmulMatchesScalar(GgmlType type, int cols, int batch) {
-        var rnd = new SplittableRandom(cols * 31L + batch * 7L + type.id);
-        int rows = 7; // not a multiple of the 4-row tile: exercises the row tail
+    void matmulMatchesScalar(GgmlType type, int cols) {
+        var rnd = new SplittableRandom(cols * 31L + type.id);
+        int rows = 5; // not a multiple of the 4-row tile: exercises the row tail
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
-            float[] x = randomFloats(batch * cols, rnd, false);
-            checkMatmul(type, w, rows, cols, x, batch);
+            for (int batch : BATCHES) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, false), batch);
         }
     }
 
@@ -135,8 +132,8 @@ class KernelEquivalenceTest {
                 for (int i = 0; i < 65536; i++) {
                     float e = t == GgmlType.F16 ? Float.float16ToFloat((short) i) : Float.intBitsToFloat(i << 16);
                     // NaN payloads: Float.float16ToFloat itself differs between interpreter and intrinsic (quiet bit)
-                    if (Float.isNaN(e)) assertThat(actual[i]).as("%s 0x%04x", t, i).isNaN();
-                    else assertThat(Float.floatToRawIntBits(actual[i])).as("%s 0x%04x", t, i).isEqualTo(Float.floatToRawIntBits(e));
+                    boolean same = Float.isNaN(e) ? Float.isNaN(actual[i]) : Float.floatToRawIntBits(actual[i]) == Float.floatToRawIntBits(e);
+                    if (!same) assertThat(actual[i]).as("%s 0x%04x", t, i).isEqualTo(e);
                 }
             }
         }
@@ -177,6 +174,7 @@ class KernelEquivalenceTest {
                 double sumAbs = 0;
                 for (int k = 0; k < cols; k++) sumAbs += Math.abs((double) row[k] * x[b * cols + k]);
                 int o = b * rows + r;
+                if (Math.abs((double) actual[o] - expected[o]) <= 2e-5 * sumAbs) continue;
                 assertThat((double) actual[o])
                         .as("%s cols=%d batch=%d out[b=%d, r=%d]", type, cols, batch, b, r)
                         .isCloseTo(expected[o], org.assertj.core.data.Offset.offset(2e-5 * sumAbs + 1e-30));

@@ -3,12 +3,11 @@ package io.kvserve.kernels.panama;
 import io.kvserve.kernels.GgmlType;
 import io.kvserve.kernels.UnsupportedTensorTypeException;
 import io.kvserve.kernels.quant.KQuants;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -57,17 +56,13 @@ public final class PanamaKQuant {
         static final int L = F.length();
         /** Int vectors per 32-byte quant chunk. */
         static final int VPC = 8 / L;
-        /** Q6_K scale spreaders (8 lanes only): lanes 0-3 take scale 2e, lanes 4-7 scale 2e+1. */
-        static final VectorShuffle<Float>[] Q6_SPREAD = q6Spread();
-        static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
-
-        @SuppressWarnings("unchecked")
-        private static VectorShuffle<Float>[] q6Spread() {
-            VectorShuffle<Float>[] s = new VectorShuffle[4];
-            if (L != 8) return s;
-            for (int e = 0; e < 4; e++) s[e] = VectorShuffle.fromValues(F, 2 * e, 2 * e, 2 * e, 2 * e, 2 * e + 1, 2 * e + 1, 2 * e + 1, 2 * e + 1);
-            return s;
-        }
+        /** Lanes 4-7 at 8 lanes (Q6_K vectors there span two 16-element scale groups). */
+        static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(F, 0xF0L);
+        static final VectorMask<Integer> UPPER_HALF_I = VectorMask.fromLong(I, 0xF0L);
+        /** Shift that brings byte (lane & 3) of an int to the bottom (8 lanes). */
+        static final IntVector BYTE_SHIFTS = IntVector.fromArray(I, new int[]{0, 8, 16, 24, 0, 8, 16, 24}, 0);
+        /** Shift that brings byte (lane & 3) of an int to the top, for sign extension (8 lanes). */
+        static final IntVector BYTE_TOP = IntVector.fromArray(I, new int[]{24, 16, 8, 0, 24, 16, 8, 0}, 0);
     }
 
     /** Reads {@code kvserve.vector.bits} like VectorShapes does (missing or invalid: the preferred width). */
@@ -109,9 +104,13 @@ public final class PanamaKQuant {
     /** Per-thread scratch, grown on demand and then reused. */
     private static final class Scratch {
         float[] xp = new float[0];      // permuted activations, (batchPadded, cols)
-        float[] xs = new float[0];      // sums of x per 16 elements, (cols / 16)
+        float[] xs = new float[0];      // sums of x per scale group (16 or 32 elements)
         float[] panel = new float[0];   // decoded weights, (MR, kc)
+        final float[] sd = new float[16];  // one block's scales (and minimums)
     }
+
+    /** Stand-in x sums for the scale helpers when only the scales are wanted. */
+    private static final float[] ZEROS = new float[16];  // never written
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -151,171 +150,190 @@ public final class PanamaKQuant {
                                      float[] out, int outStride, int row0, int row1, Scratch s) {
         if (s.xp.length < cols) s.xp = new float[cols];
         if (s.xs.length < cols / 16) s.xs = new float[cols / 16];
-        float[] xp = s.xp, xs = s.xs;
+        float[] xp = s.xp, xs = s.xs, sd = s.sd;
         long rowBytes = type.bytesFor(cols);
         int nsb = cols / QK_K;
         for (int b = 0; b < batch; b++) {
             int xo = b * cols;
             permute(x, xo, xp, 0, cols);
-            for (int g = 0; g < cols / 16; g++) {
+            int group = type == GgmlType.Q6_K ? 16 : 32;          // Q6_K scales 16 elements, Q4_K/Q5_K 32
+            for (int g = 0; g < cols / group; g++) {
                 float sum = 0;
-                for (int i = 0; i < 16; i++) sum += x[xo + 16 * g + i];
+                for (int i = 0; i < group; i++) sum += x[xo + group * g + i];
                 xs[g] = sum;
             }
             int oo = b * outStride;
             switch (type) {
-                case Q4_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ4K(w, wOff + r * rowBytes, nsb, xp, xs); }
-                case Q5_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ5K(w, wOff + r * rowBytes, nsb, xp, xs); }
-                default -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ6K(w, wOff + r * rowBytes, nsb, xp, xs); }
+                case Q4_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ4K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
+                case Q5_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ5K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
+                default -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ6K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
             }
         }
     }
 
-    /** The 6-bit scale of sub-block j from the 12 scale bytes held as lo (bytes 0-7) and hi (bytes 8-11). */
-    private static int scaleOf(long lo, int hi, int j) {
-        return j < 4
-                ? (int) (lo >>> (8 * j)) & 63
-                : ((hi >>> (8 * (j - 4))) & 0xF) | ((int) (lo >>> (8 * (j - 4) + 6)) & 3) << 4;
+    /*
+     * C2 inlines the Vector API only while a compiled method stays under its node budget; a vector
+     * passed to a method that was not inlined, or merged from two branches, is boxed on the heap.
+     * So: scalar work (scales, minimum sums) lives in small helpers that fill a float[] scratch,
+     * each vector loop body has at most two dot4 call sites, and per-iteration differences are
+     * shift counts and addresses, never a choice between two vectors.
+     */
+
+    /**
+     * Q4_K/Q5_K scales of the block at b: sd[j] = d * scale_j, sd[8 + j] = dmin * min_j. Returns
+     * {@code dmin * sum_j min_j * xs32[g + j]}, xs32 holding the sums of x per sub-block of 32.
+     * The 12 packed bytes are rearranged with ggml's SWAR trick into 8 scale bytes and 8 minimum
+     * bytes; at 8 lanes those become two float vectors directly.
+     */
+    private static float unpackScaleMin(MemorySegment w, long b, float[] sd, float[] xs32, int g) {
+        float d = Float.float16ToFloat(w.get(I16, b));
+        float dmin = Float.float16ToFloat(w.get(I16, b + 2));
+        int u0 = w.get(I32, b + 4), u1 = w.get(I32, b + 8), u2 = w.get(I32, b + 12);
+        int sc0 = u0 & 0x3f3f3f3f;                                              // scales 0-3
+        int sc1 = (u2 & 0x0f0f0f0f) | (((u0 >>> 6) & 0x03030303) << 4);        // scales 4-7
+        int mn0 = u1 & 0x3f3f3f3f;                                              // mins 0-3
+        int mn1 = ((u2 >>> 4) & 0x0f0f0f0f) | (((u1 >>> 6) & 0x03030303) << 4); // mins 4-7
+        if (L == 8) {
+            // lane j takes byte j & 3 of the low word (j < 4) or the high word
+            FloatVector sv = (FloatVector) IntVector.broadcast(I, sc0).blend(sc1, KShapes.UPPER_HALF_I)
+                    .lanewise(VectorOperators.LSHR, KShapes.BYTE_SHIFTS).and(0xFF).convert(VectorOperators.I2F, 0);
+            FloatVector mv = (FloatVector) IntVector.broadcast(I, mn0).blend(mn1, KShapes.UPPER_HALF_I)
+                    .lanewise(VectorOperators.LSHR, KShapes.BYTE_SHIFTS).and(0xFF).convert(VectorOperators.I2F, 0);
+            sv.mul(d).intoArray(sd, 0);
+            return mv.mul(FloatVector.fromArray(F, xs32, g)).reduceLanes(VectorOperators.ADD) * dmin;
+        }
+        float m = 0;
+        for (int j = 0; j < 8; j++) {
+            int sc = ((j < 4 ? sc0 : sc1) >>> (8 * (j & 3))) & 0xFF;
+            int mn = ((j < 4 ? mn0 : mn1) >>> (8 * (j & 3))) & 0xFF;
+            sd[j] = d * sc;
+            sd[8 + j] = dmin * mn;
+            m += mn * xs32[g + j];
+        }
+        return dmin * m;
     }
 
-    /** The 6-bit minimum of sub-block j, see {@link #scaleOf}. */
-    private static int minOf(long lo, int hi, int j) {
-        return j < 4
-                ? (int) (lo >>> (8 * (j + 4))) & 63
-                : ((hi >>> (8 * (j - 4) + 4)) & 0xF) | ((int) (lo >>> (8 * j + 6)) & 3) << 4;
+    /** The 8 signed bytes of lo (lanes 0-3) and hi (lanes 4-7) as floats; 8 lanes only. */
+    private static FloatVector int8Lanes(int lo, int hi) {
+        return (FloatVector) IntVector.broadcast(I, lo).blend(hi, KShapes.UPPER_HALF_I)
+                .lanewise(VectorOperators.LSHL, KShapes.BYTE_TOP).lanewise(VectorOperators.ASHR, 24)
+                .convert(VectorOperators.I2F, 0);
     }
 
-    /** t + sum over the 4 byte positions of q (values 0..255 per byte) times the matching x vectors. */
+    /** Q6_K scales of the block at b: sd[i] = d * scale_i. Returns {@code sum_i sd[i] * xs16[g + i]}. */
+    private static float unpackQ6Scales(MemorySegment w, long b, float[] sd, float[] xs16, int g) {
+        float d = Float.float16ToFloat(w.get(I16, b + KQuants.Q6_K_D));
+        if (L == 8) {
+            FloatVector bias = FloatVector.zero(F);
+            for (int k = 0; k < 2; k++) {
+                long sc = b + KQuants.Q6_K_SCALES + 8 * k;
+                FloatVector sv = int8Lanes(w.get(I32, sc), w.get(I32, sc + 4)).mul(d);
+                sv.intoArray(sd, 8 * k);
+                bias = sv.fma(FloatVector.fromArray(F, xs16, g + 8 * k), bias);
+            }
+            return bias.reduceLanes(VectorOperators.ADD);
+        }
+        float sum = 0;
+        for (int i = 0; i < 16; i++) {
+            sd[i] = d * w.get(ValueLayout.JAVA_BYTE, b + KQuants.Q6_K_SCALES + i);
+            sum += sd[i] * xs16[g + i];
+        }
+        return sum;
+    }
+
+    /**
+     * t + sum over the 4 byte positions of q (values 0..255 per byte) times the matching x vectors.
+     * A loop rather than four copies: it keeps the callers under C2's inlining node budget, and C2
+     * unrolls it anyway.
+     */
     private static FloatVector dot4(IntVector q, float[] xp, int xo, FloatVector t) {
-        FloatVector f0 = (FloatVector) q.and(0xFF).convert(VectorOperators.I2F, 0);
-        FloatVector f1 = (FloatVector) q.lanewise(VectorOperators.LSHR, 8).and(0xFF).convert(VectorOperators.I2F, 0);
-        FloatVector f2 = (FloatVector) q.lanewise(VectorOperators.LSHR, 16).and(0xFF).convert(VectorOperators.I2F, 0);
-        FloatVector f3 = (FloatVector) q.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0);
-        FloatVector a = f0.fma(FloatVector.fromArray(F, xp, xo), t);
-        FloatVector c = f1.mul(FloatVector.fromArray(F, xp, xo + L));
-        a = f2.fma(FloatVector.fromArray(F, xp, xo + 2 * L), a);
-        c = f3.fma(FloatVector.fromArray(F, xp, xo + 3 * L), c);
-        return a.add(c);
+        for (int i = 0; i < 4; i++) {
+            FloatVector f = (FloatVector) q.lanewise(VectorOperators.LSHR, 8 * i).and(0xFF).convert(VectorOperators.I2F, 0);
+            t = f.fma(FloatVector.fromArray(F, xp, xo + i * L), t);
+        }
+        return t;
     }
 
-    private static float dotQ4K(MemorySegment w, long row, int nsb, float[] xp, float[] xs) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+    /** Q4_K: sub-block j is nibble j & 1 of qs bytes [32 (j >> 1), +32). */
+    private static float dotQ4K(MemorySegment w, long row, int nsb, float[] xp, float[] xs, float[] sd) {
+        FloatVector acc = FloatVector.zero(F);
         float minSum = 0;
         for (int sb = 0; sb < nsb; sb++) {
             long b = row + (long) sb * KQuants.Q4_K_BYTES;
-            float d = Float.float16ToFloat(w.get(I16, b));
-            float dmin = Float.float16ToFloat(w.get(I16, b + 2));
-            long sLo = w.get(I64, b + KQuants.Q4_K_SCALES);
-            int sHi = w.get(I32, b + KQuants.Q4_K_SCALES + 8);
             int xo = sb * QK_K;
-            float m = 0;
-            for (int c = 0; c < 4; c++) {
-                int j = 2 * c;
-                int gs = (xo >> 4) + 4 * c;            // first 16-sum of sub-block j
-                m += minOf(sLo, sHi, j) * (xs[gs] + xs[gs + 1]) + minOf(sLo, sHi, j + 1) * (xs[gs + 2] + xs[gs + 3]);
-                FloatVector t0 = FloatVector.zero(F), t1 = FloatVector.zero(F);
+            minSum += unpackScaleMin(w, b, sd, xs, xo >> 5);
+            for (int j = 0; j < 8; j++) {
+                FloatVector t = FloatVector.zero(F);
                 for (int v = 0; v < VPC; v++) {
-                    IntVector q = IntVector.fromMemorySegment(I, w, b + KQuants.Q4_K_QS + 32 * c + 4 * L * v, LE);
-                    int xv = xo + 64 * c + 4 * L * v;
-                    t0 = dot4(q.and(0x0F0F0F0F), xp, xv, t0);
-                    t1 = dot4(q.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F), xp, xv + 32, t1);
+                    IntVector q = IntVector.fromMemorySegment(I, w, b + KQuants.Q4_K_QS + 32 * (j >> 1) + 4 * L * v, LE);
+                    t = dot4(q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F0F0F0F), xp, xo + 32 * j + 4 * L * v, t);
                 }
-                acc0 = t0.fma(FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j)), acc0);
-                acc1 = t1.fma(FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j + 1)), acc1);
+                acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
-            minSum += dmin * m;
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - minSum;
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
     }
 
-    private static float dotQ5K(MemorySegment w, long row, int nsb, float[] xp, float[] xs) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+    /** Q5_K values of sub-block j: its Q4_K nibble plus bit j of each qh byte as 16. */
+    private static IntVector q5Values(IntVector q, IntVector qh, int j) {
+        IntVector nibble = q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F0F0F0F);
+        return nibble.or(qh.lanewise(VectorOperators.LSHR, j).lanewise(VectorOperators.LSHL, 4).and(0x10101010));
+    }
+
+    private static float dotQ5K(MemorySegment w, long row, int nsb, float[] xp, float[] xs, float[] sd) {
+        FloatVector acc = FloatVector.zero(F);
         float minSum = 0;
         for (int sb = 0; sb < nsb; sb++) {
             long b = row + (long) sb * KQuants.Q5_K_BYTES;
-            float d = Float.float16ToFloat(w.get(I16, b));
-            float dmin = Float.float16ToFloat(w.get(I16, b + 2));
-            long sLo = w.get(I64, b + KQuants.Q5_K_SCALES);
-            int sHi = w.get(I32, b + KQuants.Q5_K_SCALES + 8);
             int xo = sb * QK_K;
-            float m = 0;
-            for (int c = 0; c < 4; c++) {
-                int j = 2 * c;
-                int gs = (xo >> 4) + 4 * c;
-                m += minOf(sLo, sHi, j) * (xs[gs] + xs[gs + 1]) + minOf(sLo, sHi, j + 1) * (xs[gs + 2] + xs[gs + 3]);
-                FloatVector t0 = FloatVector.zero(F), t1 = FloatVector.zero(F);
+            minSum += unpackScaleMin(w, b, sd, xs, xo >> 5);
+            for (int j = 0; j < 8; j++) {
+                FloatVector t = FloatVector.zero(F);
                 for (int v = 0; v < VPC; v++) {
-                    IntVector q = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QS + 32 * c + 4 * L * v, LE);
-                    IntVector h = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QH + 4 * L * v, LE);
-                    // bit 2c (low nibbles) and 2c+1 (high nibbles) of each qh byte, moved to bit 4
-                    IntVector hb = c < 2 ? h.lanewise(VectorOperators.LSHL, 4) : h;
-                    int sh = c < 2 ? 2 * c : 2 * c - 4;
-                    IntVector h0 = hb.lanewise(VectorOperators.LSHR, sh).and(0x10101010);
-                    IntVector h1 = hb.lanewise(VectorOperators.LSHR, sh + 1).and(0x10101010);
-                    int xv = xo + 64 * c + 4 * L * v;
-                    t0 = dot4(q.and(0x0F0F0F0F).or(h0), xp, xv, t0);
-                    t1 = dot4(q.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).or(h1), xp, xv + 32, t1);
+                    IntVector q = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QS + 32 * (j >> 1) + 4 * L * v, LE);
+                    IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QH + 4 * L * v, LE);
+                    t = dot4(q5Values(q, qh, j), xp, xo + 32 * j + 4 * L * v, t);
                 }
-                acc0 = t0.fma(FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j)), acc0);
-                acc1 = t1.fma(FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j + 1)), acc1);
+                acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
-            minSum += dmin * m;
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - minSum;
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
     }
 
-    /** The four 6-bit element families of a Q6_K half: e = 0..3 covers elements l + 32e. */
-    private static IntVector q6Family(IntVector qa, IntVector qb, IntVector qh, int e) {
-        return switch (e) {
-            case 0 -> qa.and(0x0F0F0F0F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x30303030));
-            case 1 -> qb.and(0x0F0F0F0F).or(qh.lanewise(VectorOperators.LSHL, 2).and(0x30303030));
-            case 2 -> qa.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).or(qh.and(0x30303030));
-            default -> qb.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F).or(qh.lanewise(VectorOperators.LSHR, 2).and(0x30303030));
-        };
+    /**
+     * Q6_K values (0..63) of family f (elements 32f..32f+31 of a 128-element half): nibble f >> 1 of
+     * ql bytes [32 (f & 1), +32), and bits 2f, 2f+1 of qh, one value per byte.
+     */
+    private static IntVector q6Values(IntVector ql, IntVector qh, int f) {
+        IntVector low = ql.lanewise(VectorOperators.LSHR, 4 * (f >> 1)).and(0x0F0F0F0F);
+        return low.or(qh.lanewise(VectorOperators.LSHR, 2 * f).lanewise(VectorOperators.LSHL, 4).and(0x30303030));
     }
 
-    /** d * scale for the lanes of family e, part v, of Q6_K half h (8 lanes: two scales per vector). */
-    private static FloatVector q6Scales(MemorySegment w, long sc, FloatVector spread, int e, int v, float d) {
-        if (L == 8) return spread.rearrange(KShapes.Q6_SPREAD[e]);
-        return FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 2 * e + v));
+    /** d * scale for the lanes of a Q6_K vector: at 8 lanes, lanes 0-3 take sd[i] and lanes 4-7 sd[i + 1]. */
+    private static FloatVector q6Scale(float[] sd, int i) {
+        FloatVector s = FloatVector.broadcast(F, sd[i]);
+        return L == 8 ? s.blend(sd[i + 1], KShapes.UPPER_HALF) : s;
     }
 
-    private static float dotQ6K(MemorySegment w, long row, int nsb, float[] xp, float[] xs) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+    private static float dotQ6K(MemorySegment w, long row, int nsb, float[] xp, float[] xs, float[] sd) {
+        FloatVector acc = FloatVector.zero(F);
         float bias = 0;
         for (int sb = 0; sb < nsb; sb++) {
             long b = row + (long) sb * KQuants.Q6_K_BYTES;
-            float d = Float.float16ToFloat(w.get(I16, b + KQuants.Q6_K_D));
             int xo = sb * QK_K;
-            float bs = 0;
-            for (int h = 0; h < 2; h++) {
-                long sc = b + KQuants.Q6_K_SCALES + 8 * h;
-                FloatVector spread = null;
-                if (L == 8) {
-                    spread = ((FloatVector) ByteVector.fromMemorySegment(KShapes.B64, w, sc, LE)
-                            .convertShape(VectorOperators.B2F, F, 0)).mul(d);
-                }
-                int gs = (xo >> 4) + 8 * h;
-                for (int g = 0; g < 8; g++) bs += w.get(ValueLayout.JAVA_BYTE, sc + g) * xs[gs + g];
+            bias += unpackQ6Scales(w, b, sd, xs, xo >> 4);
+            for (int hf = 0; hf < 8; hf++) {           // half h = hf >> 2 of the block, family f = hf & 3
+                int h = hf >> 2, f = hf & 3;
                 for (int v = 0; v < VPC; v++) {
-                    long lq = b + KQuants.Q6_K_QL + 64 * h + 4 * L * v;
-                    IntVector qa = IntVector.fromMemorySegment(I, w, lq, LE);
-                    IntVector qb = IntVector.fromMemorySegment(I, w, lq + 32, LE);
-                    IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QH + 32 * h + 4 * L * v, LE);
-                    int xv = xo + 128 * h + 4 * L * v;
-                    FloatVector t0 = dot4(q6Family(qa, qb, qh, 0), xp, xv, FloatVector.zero(F));
-                    FloatVector t1 = dot4(q6Family(qa, qb, qh, 1), xp, xv + 32, FloatVector.zero(F));
-                    FloatVector t2 = dot4(q6Family(qa, qb, qh, 2), xp, xv + 64, FloatVector.zero(F));
-                    FloatVector t3 = dot4(q6Family(qa, qb, qh, 3), xp, xv + 96, FloatVector.zero(F));
-                    acc0 = t0.fma(q6Scales(w, sc, spread, 0, v, d), acc0);
-                    acc1 = t1.fma(q6Scales(w, sc, spread, 1, v, d), acc1);
-                    acc0 = t2.fma(q6Scales(w, sc, spread, 2, v, d), acc0);
-                    acc1 = t3.fma(q6Scales(w, sc, spread, 3, v, d), acc1);
+                    long part = 4L * L * v;
+                    IntVector ql = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QL + 64 * h + 32 * (f & 1) + part, LE);
+                    IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QH + 32 * h + part, LE);
+                    FloatVector t = dot4(q6Values(ql, qh, f), xp, xo + 128 * h + 32 * f + 4 * L * v, FloatVector.zero(F));
+                    acc = t.fma(q6Scale(sd, 8 * h + 2 * f + (L == 8 ? 0 : v)), acc);
                 }
             }
-            bias += d * bs;
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 32 * bias;
+        return acc.reduceLanes(VectorOperators.ADD) - 32 * bias;
     }
 
     // ------------------------------------------------------------------ prefill: decode once, tile
@@ -345,9 +363,9 @@ public final class PanamaKQuant {
                         long blk = ro + (long) sb * typeSize;
                         int po = i * kc + sb * QK_K;
                         switch (type) {
-                            case Q4_K -> decodeQ4K(w, blk, panel, po, false);
-                            case Q5_K -> decodeQ4K(w, blk, panel, po, true);
-                            default -> decodeQ6K(w, blk, panel, po);
+                            case Q4_K -> decodeQ4K(w, blk, panel, po, s.sd, ZEROS, false);
+                            case Q5_K -> decodeQ4K(w, blk, panel, po, s.sd, ZEROS, true);
+                            default -> decodeQ6K(w, blk, panel, po, s.sd, ZEROS);
                         }
                     }
                 }
@@ -360,34 +378,34 @@ public final class PanamaKQuant {
     }
 
     /** Decodes one Q4_K (or, with {@code q5}, Q5_K) super-block to floats in lane layout at panel[po..]. */
-    private static void decodeQ4K(MemorySegment w, long b, float[] panel, int po, boolean q5) {
-        float d = Float.float16ToFloat(w.get(I16, b));
-        float dmin = Float.float16ToFloat(w.get(I16, b + 2));
-        long sLo = w.get(I64, b + 4);
-        int sHi = w.get(I32, b + 12);
+    private static void decodeQ4K(MemorySegment w, long b, float[] panel, int po, float[] sd, float[] zeros, boolean q5) {
+        unpackScaleMin(w, b, sd, zeros, 0);
+        if (L == 8) {                                   // the vector unpacker leaves the minimums out
+            for (int j = 0; j < 8; j++) sd[8 + j] = minTimesDmin(w, b, j);
+        }
         long qs = b + (q5 ? KQuants.Q5_K_QS : KQuants.Q4_K_QS);
-        for (int c = 0; c < 4; c++) {
-            int j = 2 * c;
-            FloatVector d0 = FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j));
-            FloatVector m0 = FloatVector.broadcast(F, -(dmin * minOf(sLo, sHi, j)));
-            FloatVector d1 = FloatVector.broadcast(F, d * scaleOf(sLo, sHi, j + 1));
-            FloatVector m1 = FloatVector.broadcast(F, -(dmin * minOf(sLo, sHi, j + 1)));
+        for (int j = 0; j < 8; j++) {
+            FloatVector scale = FloatVector.broadcast(F, sd[j]);
+            FloatVector offset = FloatVector.broadcast(F, -sd[8 + j]);
             for (int v = 0; v < VPC; v++) {
-                IntVector q = IntVector.fromMemorySegment(I, w, qs + 32 * c + 4 * L * v, LE);
-                IntVector lo = q.and(0x0F0F0F0F);
-                IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0x0F0F0F0F);
+                IntVector q = IntVector.fromMemorySegment(I, w, qs + 32 * (j >> 1) + 4 * L * v, LE);
+                IntVector values;
                 if (q5) {
-                    IntVector h = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QH + 4 * L * v, LE);
-                    IntVector hb = c < 2 ? h.lanewise(VectorOperators.LSHL, 4) : h;
-                    int sh = c < 2 ? 2 * c : 2 * c - 4;
-                    lo = lo.or(hb.lanewise(VectorOperators.LSHR, sh).and(0x10101010));
-                    hi = hi.or(hb.lanewise(VectorOperators.LSHR, sh + 1).and(0x10101010));
+                    values = q5Values(q, IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QH + 4 * L * v, LE), j);
+                } else {
+                    values = q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F0F0F0F);
                 }
-                int o = po + 64 * c + 4 * L * v;
-                store4(lo, d0, m0, panel, o);
-                store4(hi, d1, m1, panel, o + 32);
+                store4(values, scale, offset, panel, po + 32 * j + 4 * L * v);
             }
         }
+    }
+
+    /** dmin * min_j of the Q4_K/Q5_K block at b (scalar; used once per decoded block). */
+    private static float minTimesDmin(MemorySegment w, long b, int j) {
+        int m = j < 4
+                ? w.get(ValueLayout.JAVA_BYTE, b + 8 + j) & 63
+                : ((w.get(ValueLayout.JAVA_BYTE, b + 12 + j - 4) & 0xFF) >>> 4) | ((w.get(ValueLayout.JAVA_BYTE, b + 4 + j) & 0xC0) >>> 2);
+        return Float.float16ToFloat(w.get(I16, b + 2)) * m;
     }
 
     /** Writes q_i * scale + offset for the four byte positions of q to dst[o + i*L ..]. */
@@ -398,25 +416,16 @@ public final class PanamaKQuant {
         ((FloatVector) q.lanewise(VectorOperators.LSHR, 24).convert(VectorOperators.I2F, 0)).fma(scale, offset).intoArray(dst, o + 3 * L);
     }
 
-    private static void decodeQ6K(MemorySegment w, long b, float[] panel, int po) {
-        float d = Float.float16ToFloat(w.get(I16, b + KQuants.Q6_K_D));
-        for (int h = 0; h < 2; h++) {
-            long sc = b + KQuants.Q6_K_SCALES + 8 * h;
-            FloatVector spread = null;
-            if (L == 8) {
-                spread = ((FloatVector) ByteVector.fromMemorySegment(KShapes.B64, w, sc, LE)
-                        .convertShape(VectorOperators.B2F, F, 0)).mul(d);
-            }
+    private static void decodeQ6K(MemorySegment w, long b, float[] panel, int po, float[] sd, float[] zeros) {
+        unpackQ6Scales(w, b, sd, zeros, 0);
+        for (int hf = 0; hf < 8; hf++) {
+            int h = hf >> 2, f = hf & 3;
             for (int v = 0; v < VPC; v++) {
-                long lq = b + KQuants.Q6_K_QL + 64 * h + 4 * L * v;
-                IntVector qa = IntVector.fromMemorySegment(I, w, lq, LE);
-                IntVector qb = IntVector.fromMemorySegment(I, w, lq + 32, LE);
-                IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QH + 32 * h + 4 * L * v, LE);
-                int o = po + 128 * h + 4 * L * v;
-                for (int e = 0; e < 4; e++) {
-                    FloatVector s = q6Scales(w, sc, spread, e, v, d);
-                    store4(q6Family(qa, qb, qh, e), s, s.mul(-32f), panel, o + 32 * e);
-                }
+                long part = 4L * L * v;
+                IntVector ql = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QL + 64 * h + 32 * (f & 1) + part, LE);
+                IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QH + 32 * h + part, LE);
+                FloatVector scale = q6Scale(sd, 8 * h + 2 * f + (L == 8 ? 0 : v));
+                store4(q6Values(ql, qh, f), scale, scale.mul(-32f), panel, po + 128 * h + 32 * f + 4 * L * v);
             }
         }
     }

@@ -175,6 +175,16 @@ public final class GgufFile implements AutoCloseable {
             }
             tensors.put(t.name, new GgufTensor(t.name, t.type, t.shape, start, seg.asSlice(start, t.bytes)));
         }
+        // two tensors sharing bytes means a corrupt offset (llama.cpp even requires them packed in order)
+        List<Info> byOffset = new ArrayList<>(infos);
+        byOffset.sort(java.util.Comparator.comparingLong(Info::offset));
+        for (int i = 1; i < byOffset.size(); i++) {
+            Info prev = byOffset.get(i - 1), next = byOffset.get(i);
+            if (prev.offset + prev.bytes > next.offset) {
+                throw c.failAt(next.infoAt, String.format("tensor '%s' [offset %d] overlaps tensor '%s' [offset %d, %d bytes]: the model is corrupted",
+                        next.name, next.offset, prev.name, prev.offset, prev.bytes));
+            }
+        }
         return new GgufFile(path, arena, seg, version, alignment, dataStart,
                 Collections.unmodifiableMap(meta), Collections.unmodifiableMap(valueTypes),
                 Collections.unmodifiableMap(arrayTypes), Collections.unmodifiableMap(tensors));

@@ -265,45 +265,113 @@ public final class GgufWriter {
 
     public void write(Path out, Progress progress) throws IOException {
         int alignment = alignment();
+        checkEncodable();
         ByteBuffer header = header(alignment);
         Path part = out.resolveSibling(out.getFileName() + ".part");
         boolean done = false;
-        ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads - 1, r -> {
-            Thread t = new Thread(r, "gguf-writer");
-            t.setDaemon(true);
-            return t;
-        }) : null;
+        ExecutorService pool = threads > 1 ? Executors.newFixedThreadPool(threads - 1, daemon("gguf-encoder")) : null;
+        // one thread writes chunk i while the others encode chunk i + 1 into the second buffer
+        ExecutorService io = Executors.newSingleThreadExecutor(daemon("gguf-writer"));
         try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
              Arena arena = Arena.ofShared()) {
-            writeFully(ch, header);
+            OrderedWrites writes = new OrderedWrites(ch, io);
+            writes.submit(header);
             long total = dataBytes(), doneBytes = 0;
-            if (!tensors.isEmpty()) writeZeros(ch, GgufFile.alignUp(header.limit(), alignment) - header.limit());
+            if (!tensors.isEmpty()) writes.zeros(GgufFile.alignUp(header.limit(), alignment) - header.limit());
             long maxRowBytes = 0;
             for (Pending t : tensors) maxRowBytes = Math.max(maxRowBytes, t.rowBytes);
-            MemorySegment buf = tensors.isEmpty() ? MemorySegment.NULL : arena.allocate(Math.max(CHUNK_BYTES, maxRowBytes), 64);
+            long bufBytes = Math.max(CHUNK_BYTES, maxRowBytes);
+            MemorySegment[] bufs = tensors.isEmpty() ? new MemorySegment[0]
+                    : new MemorySegment[]{arena.allocate(bufBytes, 64), arena.allocate(bufBytes, 64)};
+            int cur = 0;
             for (Pending t : tensors) {
-                long rowsPerChunk = Math.max(1, buf.byteSize() / t.rowBytes);
+                long rowsPerChunk = Math.max(1, bufBytes / t.rowBytes);
                 for (long r0 = 0; r0 < t.rows; r0 += rowsPerChunk) {
                     long r1 = Math.min(t.rows, r0 + rowsPerChunk);
-                    MemorySegment chunk = buf.asSlice(0, (r1 - r0) * t.rowBytes);
+                    MemorySegment chunk = bufs[cur].asSlice(0, (r1 - r0) * t.rowBytes);
                     fill(t, r0, r1, chunk, pool);
-                    writeFully(ch, chunk.asByteBuffer());
+                    writes.submit(chunk.asByteBuffer());
+                    cur ^= 1;
                     doneBytes += chunk.byteSize();
                     if (progress != null) progress.update(t.name, doneBytes, total);
                 }
                 long pad = GgufFile.alignUp(t.bytes, alignment) - t.bytes;
-                writeZeros(ch, pad);
+                writes.zeros(pad);
                 doneBytes += pad;
             }
+            writes.await();
             long expected = tensors.isEmpty() ? header.limit() : Math.addExact(GgufFile.alignUp(header.limit(), alignment), total);
             if (ch.position() != expected) throw new IllegalStateException("wrote " + ch.position() + " bytes, expected " + expected);
             ch.force(false);
             done = true;
         } finally {
             if (pool != null) pool.shutdownNow();
+            io.shutdownNow();
             if (!done) Files.deleteIfExists(part);
         }
         Files.move(part, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Fails before anything is written if this build cannot encode one of the tensor types. */
+    private void checkEncodable() {
+        Set<GgmlType> seen = new HashSet<>();
+        for (Pending t : tensors) {
+            if (t.floats == null || !seen.add(t.type)) continue;
+            float[] block = new float[t.type.blockSize];
+            try (Arena a = Arena.ofConfined()) {
+                Kernels.quantizeRow(t.type, block, 0, a.allocate(t.type.typeSize), 0, block.length);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("cannot encode tensor '" + t.name + "' as " + t.type + " in this build (" + e.getMessage() + "); choose another type", e);
+            }
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Channel writes in submission order on one thread; at most one in flight. */
+    private static final class OrderedWrites {
+        private final FileChannel ch;
+        private final ExecutorService io;
+        private Future<?> pending;
+
+        OrderedWrites(FileChannel ch, ExecutorService io) {
+            this.ch = ch;
+            this.io = io;
+        }
+
+        void submit(ByteBuffer bb) throws IOException {
+            await();
+            pending = io.submit(() -> {
+                writeFully(ch, bb);
+                return null;
+            });
+        }
+
+        void zeros(long n) throws IOException {
+            if (n > 0) submit(ByteBuffer.allocate((int) n));
+        }
+
+        void await() throws IOException {
+            if (pending == null) return;
+            try {
+                pending.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while writing", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException ioe) throw ioe;
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw new IOException(e.getCause());
+            } finally {
+                pending = null;
+            }
+        }
     }
 
     private void fill(Pending t, long r0, long r1, MemorySegment chunk, ExecutorService pool) throws IOException {
@@ -405,10 +473,6 @@ public final class GgufWriter {
 
     private static void writeFully(FileChannel ch, ByteBuffer bb) throws IOException {
         while (bb.hasRemaining()) ch.write(bb);
-    }
-
-    private static void writeZeros(FileChannel ch, long n) throws IOException {
-        if (n > 0) writeFully(ch, ByteBuffer.allocate((int) n));
     }
 
     /** A growable little-endian byte buffer for the header. */

@@ -22,14 +22,16 @@ final class ByteLevelBpe extends AbstractTokenizer {
     private static final int CACHE_LIMIT = 1 << 16;
 
     private final PreTokenizer preTokenizer;
+    private final boolean addSpacePrefix;
     /** Merge rank by {@code "left right"}, the form the merges are stored in. */
     private final Map<String, Integer> ranks;
     private final byte[][] pieces;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
-    ByteLevelBpe(Vocabulary vocab, PreTokenizer preTokenizer, String[] merges) {
+    ByteLevelBpe(Vocabulary vocab, PreTokenizer preTokenizer, String[] merges, boolean addSpacePrefix) {
         super(vocab);
         this.preTokenizer = preTokenizer;
+        this.addSpacePrefix = addSpacePrefix;
         ranks = HashMap.newHashMap(merges.length);
         for (int i = 0; i < merges.length; i++) {
             // llama.cpp splits at the first space after the first character; the first rank of a pair wins
@@ -52,7 +54,8 @@ final class ByteLevelBpe extends AbstractTokenizer {
         }
         // llama.cpp's BPE defaults are BOS = EOS = 11; kvserve says "none" instead when the file has no ids
         Vocabulary v = Vocabulary.fromGguf(f, -1, -1, -1, pre.addBos());
-        return new ByteLevelBpe(v, pre, merges);
+        // llama.cpp reads add_space_prefix for every vocabulary; for BPE it only affects decoding
+        return new ByteLevelBpe(v, pre, merges, f.getBool("tokenizer.ggml.add_space_prefix", false));
     }
 
     PreTokenizer preTokenizer() {
@@ -69,7 +72,17 @@ final class ByteLevelBpe extends AbstractTokenizer {
     }
 
     /** {@code llama_decode_text}: each character back to its byte; foreign characters are flagged, as llama.cpp does. */
-    private static byte[] decodeBytes(String text) {
+    static byte[] decodeBytes(String text) {
+        byte[] fast = new byte[text.length()];
+        for (int i = 0; i < fast.length; i++) {
+            int b = ByteUnicodeMap.decode(text.charAt(i));
+            if (b < 0) return decodeBytesSlowly(text);
+            fast[i] = (byte) b;
+        }
+        return fast;
+    }
+
+    private static byte[] decodeBytesSlowly(String text) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(text.length());
         text.codePoints().forEach(cp -> {
             int b = ByteUnicodeMap.decode(cp);
@@ -93,7 +106,7 @@ final class ByteLevelBpe extends AbstractTokenizer {
 
     @Override
     boolean addSpacePrefix() {
-        return false;
+        return addSpacePrefix;
     }
 
     @Override

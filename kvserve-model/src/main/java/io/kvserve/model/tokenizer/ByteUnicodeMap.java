@@ -1,5 +1,8 @@
 package io.kvserve.model.tokenizer;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
 /**
  * GPT-2's reversible byte-to-unicode mapping ({@code bytes_to_unicode} in OpenAI's encoder.py,
  * {@code unicode_byte_to_utf8_map} in llama.cpp): printable Latin-1 bytes map to themselves, the
@@ -11,7 +14,7 @@ final class ByteUnicodeMap {
     private static final int[] CHAR_TO_BYTE = new int[0x144];
 
     static {
-        java.util.Arrays.fill(CHAR_TO_BYTE, -1);
+        Arrays.fill(CHAR_TO_BYTE, -1);
         int n = 0;
         for (int b = 0; b < 256; b++) {
             boolean printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
@@ -35,7 +38,7 @@ final class ByteUnicodeMap {
 
     /** UTF-8 bytes of {@code s}, each replaced by its character. */
     static String encode(String s) {
-        byte[] bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
         char[] out = new char[bytes.length];
         for (int i = 0; i < bytes.length; i++) out[i] = BYTE_TO_CHAR[bytes[i] & 0xff];
         return new String(out);

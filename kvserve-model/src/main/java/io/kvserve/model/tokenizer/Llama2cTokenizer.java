@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.PriorityQueue;
 
 /**
@@ -208,7 +209,7 @@ final class Llama2cTokenizer extends AbstractTokenizer {
         vocab.checkId(id);
         byte[] p = piece(id, false);
         // run.c: "following BOS (1) token, sentencepiece decoder strips any leading whitespace"
-        if (previous == BOS && p.length > 0 && p[0] == ' ') return java.util.Arrays.copyOfRange(p, 1, p.length);
+        if (previous == BOS && p.length > 0 && p[0] == ' ') return Arrays.copyOfRange(p, 1, p.length);
         return p;
     }
 }

@@ -42,9 +42,12 @@ final class Vocabulary {
     private final boolean[] endOfGeneration;
     /** Control, user-defined and unknown tokens, longest UTF-8 text first, as llama.cpp's cache_special_tokens. */
     private final int[] splitTokens;
+    /** Tokens that swallow the whitespace before (lstrip) or after (rstrip) them when split out of text. */
+    private final boolean[] lstrip;
+    private final boolean[] rstrip;
 
     private Vocabulary(String[] texts, float[] scores, TokenType[] types, Map<String, Integer> ids,
-                       int bos, int eos, int unk, boolean addBos, boolean[] endOfGeneration) {
+                       int bos, int eos, int unk, boolean addBos, boolean[] endOfGeneration, boolean[] lstrip, boolean[] rstrip) {
         this.texts = texts;
         this.scores = scores;
         this.types = types;
@@ -55,6 +58,8 @@ final class Vocabulary {
         this.addBos = addBos;
         this.endOfGeneration = endOfGeneration;
         this.splitTokens = splitTokens(texts, types);
+        this.lstrip = lstrip;
+        this.rstrip = rstrip;
     }
 
     /**
@@ -121,7 +126,29 @@ final class Vocabulary {
                 types[id] = TokenType.CONTROL;
             }
         }
-        return new Vocabulary(texts, sc, types, ids, bos, eos, unk, addBos, eog);
+        Vocabulary v = new Vocabulary(texts, sc, types, ids, bos, eos, unk, addBos, eog, new boolean[n], new boolean[n]);
+        v.applyStripRules(f.getString("general.name", ""), f.getString("tokenizer.ggml.pre", ""));
+        return v;
+    }
+
+    /**
+     * llama.cpp's per-model token attributes, which GGUF does not store: Phi-3's special tokens eat
+     * the whitespace after them, jina-v2's {@code <mask>} the whitespace before it.
+     */
+    private void applyStripRules(String modelName, String pre) {
+        String name = modelName.toLowerCase(java.util.Locale.ROOT);
+        if (pre.contains("jina-v2-de") || pre.contains("jina-v2-es") || pre.contains("jina-v2-code")) {
+            int mask = id("<mask>");
+            if (mask >= 0) lstrip[mask] = true;
+        } else if (name.contains("phi-3") || name.contains("phi3")) {
+            for (int id : splitTokens) rstrip[id] = true;
+            int eosText = id("</s>");
+            if (eosText >= 0) rstrip[eosText] = true;
+            for (String t : List.of("<unk>", "<s>", "<|endoftext|>")) {
+                int id = id(t);
+                if (id >= 0) rstrip[id] = false;
+            }
+        }
     }
 
     /** A vocabulary built in memory (llama2.c files, tests). */
@@ -130,7 +157,7 @@ final class Vocabulary {
         for (int i = 0; i < texts.length; i++) ids.putIfAbsent(texts[i], i);
         boolean[] eog = new boolean[texts.length];
         for (int id : endOfGeneration) if (id >= 0) eog[id] = true;
-        return new Vocabulary(texts, scores, types, ids, bos, eos, unk, addBos, eog);
+        return new Vocabulary(texts, scores, types, ids, bos, eos, unk, addBos, eog, new boolean[texts.length], new boolean[texts.length]);
     }
 
     /** The first token whose text is in {@code candidates} (in list order), forced to CONTROL; -1 when none. */
@@ -210,18 +237,27 @@ final class Vocabulary {
                     continue;
                 }
                 if (next == null) next = new ArrayList<>(frags.subList(0, i));
+                String t = f.text();
                 int from = 0;
                 while (at >= 0) {
-                    if (at > from) next.add(Fragment.ofText(f.text().substring(from, at)));
+                    int leftEnd = at;
+                    if (lstrip[id]) while (leftEnd > from && isCSpace(t.charAt(leftEnd - 1))) leftEnd--;
+                    if (leftEnd > from) next.add(Fragment.ofText(t.substring(from, leftEnd)));
                     next.add(Fragment.ofToken(id));
                     from = at + s.length();
-                    at = f.text().indexOf(s, from);
+                    if (rstrip[id]) while (from < t.length() && isCSpace(t.charAt(from))) from++;
+                    at = t.indexOf(s, from);
                 }
-                if (from < f.text().length()) next.add(Fragment.ofText(f.text().substring(from)));
+                if (from < t.length()) next.add(Fragment.ofText(t.substring(from)));
             }
             if (next != null) frags = next;
         }
         return frags;
+    }
+
+    /** C's isspace in the "C" locale, which llama.cpp uses for lstrip/rstrip. */
+    private static boolean isCSpace(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r');
     }
 
     @Override

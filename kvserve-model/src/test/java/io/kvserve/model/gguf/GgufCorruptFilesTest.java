@@ -136,6 +136,9 @@ class GgufCorruptFilesTest {
         MISALIGNED_TENSOR_OFFSET("tensor 'tensor_b' offset 260 is not a multiple of the alignment 32") {
             Bytes apply(Bytes f) { int at = f.infoOf("tensor_b") + 24; return f.u64(at, f.u64(at) + 4); }
         },
+        OVERLAPPING_TENSORS("tensor 'tensor_c' [offset 256] overlaps tensor 'tensor_b' [offset 256, 384 bytes]") {
+            Bytes apply(Bytes f) { return f.u64(f.infoOf("tensor_c") + 24, f.u64(f.infoOf("tensor_b") + 24)); }
+        },
         TENSOR_OUT_OF_BOUNDS("tensor 'tensor_b' [offset") { Bytes apply(Bytes f) { return f.u64(f.infoOf("tensor_b") + 24, 1 << 20); } },
         TENSOR_OFFSET_BEYOND_ANY_FILE("tensor 'tensor_b' offset 18446744073709551584 lies past the end") { Bytes apply(Bytes f) { return f.u64(f.infoOf("tensor_b") + 24, -32); } },
         TENSOR_OFFSET_OVERFLOW("tensor 'tensor_b' offset overflows") { Bytes apply(Bytes f) { return f.u64(f.infoOf("tensor_b") + 24, Long.MAX_VALUE & ~31L); } },

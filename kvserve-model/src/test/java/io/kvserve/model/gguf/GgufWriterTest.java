@@ -92,7 +92,12 @@ class GgufWriterTest {
             assertThat(f.arrayElementType("u32")).isNull();
 
             assertThat(f.tensors().keySet()).containsExactly("big", "vec", "cube", "raw");
-            for (GgufTensor t : f.tensors().values()) assertThat((t.fileOffset() - f.dataStart()) % 32).isZero();
+            // packed in order, each padded to the alignment, as llama.cpp's loader requires
+            long expectedOffset = f.dataStart();
+            for (GgufTensor t : f.tensors().values()) {
+                assertThat(t.fileOffset()).as(t.name()).isEqualTo(expectedOffset);
+                expectedOffset = GgufFile.alignUp(expectedOffset + t.byteSize(), 32);
+            }
             GgufTensor big = f.requireTensor("big");
             assertThat(big.type()).isEqualTo(GgmlType.F16);
             assertThat(big.shape()).containsExactly(64, 40_000);

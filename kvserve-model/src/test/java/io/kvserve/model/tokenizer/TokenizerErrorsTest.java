@@ -2,6 +2,7 @@ package io.kvserve.model.tokenizer;
 
 import io.kvserve.model.ModelFileException;
 import io.kvserve.model.gguf.GgufFile;
+import io.kvserve.model.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,14 +19,16 @@ class TokenizerErrorsTest {
     @TempDir
     Path dir;
 
-    private Tokenizer load(TinyGguf g) throws IOException {
-        try (GgufFile f = GgufFile.open(g.write(dir, "t.gguf"))) {
+    private Tokenizer load(GgufWriter g) throws IOException {
+        Path p = dir.resolve("t.gguf");
+        g.write(p);
+        try (GgufFile f = GgufFile.open(p)) {
             return Tokenizer.fromGguf(f);
         }
     }
 
-    private static TinyGguf vocab(String model) {
-        return new TinyGguf().put("tokenizer.ggml.model", model).put("tokenizer.ggml.tokens", new String[] {"a", "b", "ab"});
+    private static GgufWriter vocab(String model) {
+        return new GgufWriter().putString("tokenizer.ggml.model", model).putStringArray("tokenizer.ggml.tokens", "a", "b", "ab");
     }
 
     @Test
@@ -38,14 +41,14 @@ class TokenizerErrorsTest {
 
     @Test
     void missingModelType() {
-        assertThatThrownBy(() -> load(new TinyGguf().put("general.architecture", "llama")))
+        assertThatThrownBy(() -> load(new GgufWriter().putString("general.architecture", "llama")))
                 .isInstanceOf(ModelFileException.class)
                 .hasMessageContaining("'tokenizer.ggml.model' is missing");
     }
 
     @Test
     void unknownPreTokenizerIsNamed() {
-        assertThatThrownBy(() -> load(vocab("gpt2").put("tokenizer.ggml.merges", new String[] {"a b"}).put("tokenizer.ggml.pre", "klingon")))
+        assertThatThrownBy(() -> load(vocab("gpt2").putStringArray("tokenizer.ggml.merges", "a b").putString("tokenizer.ggml.pre", "klingon")))
                 .isInstanceOf(ModelFileException.class)
                 .hasMessageContaining("tokenizer.ggml.pre 'klingon' is not supported");
     }
@@ -59,23 +62,23 @@ class TokenizerErrorsTest {
 
     @Test
     void scoreCountMustMatchTokens() {
-        assertThatThrownBy(() -> load(vocab("llama").put("tokenizer.ggml.scores", new float[] {0f})))
+        assertThatThrownBy(() -> load(vocab("llama").putFloat32Array("tokenizer.ggml.scores", 0f)))
                 .isInstanceOf(ModelFileException.class)
                 .hasMessageContaining("'tokenizer.ggml.scores' has 1 entries but there are 3 tokens");
     }
 
     @Test
     void tinyVocabulariesWork() throws IOException {
-        Tokenizer bpe = load(vocab("gpt2").put("tokenizer.ggml.merges", new String[] {"a b"}).put("tokenizer.ggml.pre", "gpt-2"));
+        Tokenizer bpe = load(vocab("gpt2").putStringArray("tokenizer.ggml.merges", "a b").putString("tokenizer.ggml.pre", "gpt-2"));
         assertThat(bpe.encode("ab", false, false)).containsExactly(2);
         assertThat(bpe.encode("ba", false, false)).containsExactly(1, 0);
         assertThat(bpe.bosId()).isEqualTo(-1);
         assertThat(bpe.eosId()).isEqualTo(-1);
         assertThat(bpe.encode("ab", true, false)).as("no BOS to add").containsExactly(2);
         // an SPM vocabulary without scores, types or byte tokens: unknown bytes fall back to <unk> = 0
-        Tokenizer spm = load(new TinyGguf().put("tokenizer.ggml.model", "llama")
-                .put("tokenizer.ggml.tokens", new String[] {"<unk>", "<s>", "</s>", "▁", "a", "▁a"})
-                .put("tokenizer.ggml.token_type", new int[] {2, 3, 3, 1, 1, 1}));
+        Tokenizer spm = load(new GgufWriter().putString("tokenizer.ggml.model", "llama")
+                .putStringArray("tokenizer.ggml.tokens", "<unk>", "<s>", "</s>", "▁", "a", "▁a")
+                .putInt32Array("tokenizer.ggml.token_type", 2, 3, 3, 1, 1, 1));
         assertThat(spm.encode("a", false, false)).containsExactly(5);
         assertThat(spm.encode("z", false, false)).containsExactly(3, 0);
     }

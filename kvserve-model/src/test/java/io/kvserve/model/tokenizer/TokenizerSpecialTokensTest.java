@@ -1,6 +1,12 @@
 package io.kvserve.model.tokenizer;
 
+import io.kvserve.model.gguf.GgufFile;
+import io.kvserve.model.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -86,6 +92,30 @@ class TokenizerSpecialTokensTest {
         assertThat(tok.tokenBytes(0xE2 + 3)).containsExactly((byte) 0xE2);
         assertThat(tok.isEndOfGeneration(2)).isTrue();
         assertThat(tok.isEndOfGeneration(1)).isFalse();
+    }
+
+    @Test
+    void phi3SpecialTokensSwallowTheWhitespaceAfterThem(@TempDir Path dir) throws IOException {
+        // llama.cpp gives Phi-3's special tokens the RSTRIP attribute by model name (GGUF has no field for it)
+        String[] tokens = {"<unk>", "<s>", "</s>", "<|user|>", "<|end|>", "▁", "H", "i", "▁H", "▁Hi", "<0x0A>"};
+        int[] types = {2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 6};
+        float[] scores = {0, 0, 0, 0, 0, -1, -2, -3, -4, -5, 0};
+        Tokenizer plain = gguf(dir, "plain.gguf", "Llama", tokens, types, scores);
+        Tokenizer phi3 = gguf(dir, "phi3.gguf", "Phi-3 Mini", tokens, types, scores);
+        String chat = "<|user|>\n Hi<|end|>\n";
+        assertThat(phi3.encode(chat, false, true)).containsExactly(3, 9, 4);
+        assertThat(plain.encode(chat, false, true)).containsExactly(3, 5, 10, 9, 4, 5, 10);
+        assertThat(phi3.isEndOfGeneration(4)).as("<|end|>").isTrue();
+    }
+
+    private static Tokenizer gguf(Path dir, String file, String name, String[] tokens, int[] types, float[] scores) throws IOException {
+        Path p = dir.resolve(file);
+        new GgufWriter().putString("general.name", name).putString("tokenizer.ggml.model", "llama")
+                .putStringArray("tokenizer.ggml.tokens", tokens).putInt32Array("tokenizer.ggml.token_type", types)
+                .putFloat32Array("tokenizer.ggml.scores", scores).write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            return Tokenizer.fromGguf(f);
+        }
     }
 
     @Test

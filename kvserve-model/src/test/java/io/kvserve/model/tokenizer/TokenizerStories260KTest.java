@@ -54,6 +54,24 @@ class TokenizerStories260KTest {
         }
     }
 
+    /** Two independent merge loops (run.c's over token ids, llama.cpp's over symbols) must agree. */
+    @Test
+    void llama2cAndGgufAgreeOnRandomText() {
+        Tokenizer bin = llama2c();
+        Tokenizer gguf = SharedModels.gguf("stories260K.gguf");
+        String[] pool = {"Once", " upon", " a", " time", "Lily", " said", ",", ".", "!", "\"", "'", "s", " ", "  ", "\n", "\t", "e", "th",
+                "ing", "12", "é", "日", "🦙", "the", "mom", " dog", "x", "Z", "?"};
+        java.util.Random rnd = new java.util.Random(260);
+        for (int i = 0; i < 500; i++) {
+            StringBuilder sb = new StringBuilder();
+            for (int j = rnd.nextInt(20); j > 0; j--) sb.append(pool[rnd.nextInt(pool.length)]);
+            String text = sb.toString();
+            int[] ids = bin.encode(text, true, false);
+            assertThat(gguf.encode(text, true, false)).as("'%s'", text).containsExactly(ids);
+            assertThat(bin.decode(ids)).isEqualTo(text);
+        }
+    }
+
     @Test
     void llama2cDecodeIsRunCOutput() throws IOException {
         Tokenizer tok = llama2c();
