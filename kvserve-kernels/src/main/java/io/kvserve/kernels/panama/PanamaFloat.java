@@ -3,7 +3,6 @@ package io.kvserve.kernels.panama;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
@@ -116,21 +115,10 @@ final class PanamaFloat {
 
     // ---- F16 and BF16 weights ----
 
-    /** {@code L} halves (F16 or BF16 bits, one per int lane) to floats, exactly as {@code Float.float16ToFloat}. */
-    static FloatVector halfToFloat(IntVector h, boolean bf16) {
-        if (bf16) return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-        // exponent and mantissa moved to float position; scaling by 2^112 rebiases normals and subnormals exactly
-        IntVector em = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector bits = em.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        VectorMask<Integer> infOrNan = h.and(0x7c00).eq(0x7c00);
-        bits = bits.blend(em.or(0x7f800000), infOrNan);
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
-
-    private static FloatVector loadHalf(MemorySegment w, long o, boolean bf16) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, o, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
-        return halfToFloat(h, bf16);
-    }
+    // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
+    // (it does so once the helper is "already compiled into a big method") boxes that vector.
+    // F16 to F32 without a hardware conversion in the Vector API: move exponent and mantissa to float
+    // position; scaling by 2^112 rebiases normals and subnormals exactly; exponent 31 (inf, NaN) gets 255.
 
     private static float half(MemorySegment w, long o, boolean bf16) {
         short h = w.get(I16, o);
@@ -138,30 +126,68 @@ final class PanamaFloat {
     }
 
     static float dotHalf(MemorySegment w, long off, float[] x, int xOff, int n, boolean bf16) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        return bf16 ? dotBF16(w, off, x, xOff, n) : dotF16(w, off, x, xOff, n);
+    }
+
+    static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
         int i = 0;
-        for (int upper = n - 4 * L; i <= upper; i += 4 * L) {
-            long o = off + 2L * i;
-            s0 = loadHalf(w, o, bf16).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = loadHalf(w, o + 2L * L, bf16).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
-            s2 = loadHalf(w, o + 4L * L, bf16).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
-            s3 = loadHalf(w, o + 6L * L, bf16).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * (i + L), LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector e0 = h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector e1 = h1.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector b0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e0.or(0x7f800000), h0.and(0x7c00).eq(0x7c00));
+            IntVector b1 = e1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e1.or(0x7f800000), h1.and(0x7c00).eq(0x7c00));
+            FloatVector w0 = b0.or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            FloatVector w1 = b1.or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            s0 = w0.fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = w1.fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
         }
         for (int upper = n - L; i <= upper; i += L) {
-            s0 = loadHalf(w, off + 2L * i, bf16).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector e0 = h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector b0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e0.or(0x7f800000), h0.and(0x7c00).eq(0x7c00));
+            s0 = b0.or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) s += half(w, off + 2L * i, bf16) * x[xOff + i];
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += half(w, off + 2L * i, false) * x[xOff + i];
+        return s;
+    }
+
+    static float dotBF16(MemorySegment w, long off, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * (i + L), LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            s0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = h1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            s0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += half(w, off + 2L * i, true) * x[xOff + i];
         return s;
     }
 
     static void decodeHalf(MemorySegment w, long off, float[] dst, int dstOff, int n, boolean bf16) {
         int i = 0;
-        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
-            loadHalf(w, off + 2L * i, bf16).intoArray(dst, dstOff + i);
-            loadHalf(w, off + 2L * (i + L), bf16).intoArray(dst, dstOff + i + L);
+        if (bf16) {
+            for (int upper = n - L; i <= upper; i += L) {
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+                h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+            }
+        } else {
+            for (int upper = n - L; i <= upper; i += L) {
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+                IntVector e = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+                IntVector b = e.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e.or(0x7f800000), h.and(0x7c00).eq(0x7c00));
+                b.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(dst, dstOff + i);
+            }
         }
-        for (int upper = n - L; i <= upper; i += L) loadHalf(w, off + 2L * i, bf16).intoArray(dst, dstOff + i);
         for (; i < n; i++) dst[dstOff + i] = half(w, off + 2L * i, bf16);
     }
 }

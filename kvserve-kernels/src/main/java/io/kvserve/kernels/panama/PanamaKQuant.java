@@ -87,12 +87,14 @@ public final class PanamaKQuant {
     private static final int L = KShapes.L;
     private static final int VPC = KShapes.VPC;
 
+    /** Activation rows per pass of the small-batch kernels, which unpack each weight once for all of them. */
+    static final int RB = 4;
     /** Weight rows per register tile and panel. */
     static final int MR = 4;
     /** Activation rows per register tile. */
     static final int NB = 3;
     /** From this batch on, decode-once-to-scratch beats per-row fused dot products. */
-    static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.kquant.minGemmBatch", 4);
+    static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.kquant.minGemmBatch", 8);
     /** Activation floats per column chunk (batch * kc), sized for L2. */
     private static final int X_CHUNK_FLOATS = 64 * 1024;
 
@@ -107,6 +109,8 @@ public final class PanamaKQuant {
         float[] xs = new float[0];      // sums of x per scale group (16 or 32 elements)
         float[] panel = new float[0];   // decoded weights, (MR, kc)
         final float[] sd = new float[16];  // one block's scales (and minimums)
+        final float[] res = new float[RB];   // results of the RB-row kernels
+        final float[] offs = new float[RB];  // their minimum (Q4_K, Q5_K) or -32 (Q6_K) terms
     }
 
     /** Stand-in x sums for the scale helpers when only the scales are wanted. */
@@ -148,26 +152,48 @@ public final class PanamaKQuant {
 
     private static void decodeMatmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, int batch,
                                      float[] out, int outStride, int row0, int row1, Scratch s) {
-        if (s.xp.length < cols) s.xp = new float[cols];
-        if (s.xs.length < cols / 16) s.xs = new float[cols / 16];
-        float[] xp = s.xp, xs = s.xs, sd = s.sd;
+        int group = type == GgmlType.Q6_K ? 16 : 32;              // elements per scale: Q6_K 16, Q4_K/Q5_K 32
+        int ng = cols / group;
+        if (s.xp.length < RB * cols) s.xp = new float[RB * cols];
+        if (s.xs.length < RB * ng) s.xs = new float[RB * ng];
+        float[] xp = s.xp, xs = s.xs, sd = s.sd, res = s.res;
         long rowBytes = type.bytesFor(cols);
         int nsb = cols / QK_K;
-        for (int b = 0; b < batch; b++) {
-            int xo = b * cols;
-            permute(x, xo, xp, 0, cols);
-            int group = type == GgmlType.Q6_K ? 16 : 32;          // Q6_K scales 16 elements, Q4_K/Q5_K 32
-            for (int g = 0; g < cols / group; g++) {
-                float sum = 0;
-                for (int i = 0; i < group; i++) sum += x[xo + group * g + i];
-                xs[g] = sum;
+        for (int b0 = 0; b0 < batch; ) {
+            int nb = batch - b0 == 1 ? 1 : Math.min(RB, batch - b0);   // a lone row takes the 1-row kernel
+            for (int i = 0; i < (nb == 1 ? 1 : RB); i++) {
+                if (i < nb) {
+                    int xo = (b0 + i) * cols;
+                    permute(x, xo, xp, i * cols, cols);
+                    for (int g = 0; g < ng; g++) {
+                        float sum = 0;
+                        for (int k = 0; k < group; k++) sum += x[xo + group * g + k];
+                        xs[i * ng + g] = sum;
+                    }
+                } else {                                            // padding rows of the RB-row kernel
+                    Arrays.fill(xp, i * cols, (i + 1) * cols, 0f);
+                    Arrays.fill(xs, i * ng, (i + 1) * ng, 0f);
+                }
             }
-            int oo = b * outStride;
-            switch (type) {
-                case Q4_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ4K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
-                case Q5_K -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ5K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
-                default -> { for (int r = row0; r < row1; r++) out[oo + r] = dotQ6K(w, wOff + r * rowBytes, nsb, xp, xs, sd); }
+            int oo = b0 * outStride;
+            for (int r = row0; r < row1; r++) {
+                long ro = wOff + r * rowBytes;
+                if (nb == 1) {
+                    out[oo + r] = switch (type) {
+                        case Q4_K -> dotQ4K(w, ro, nsb, xp, xs, sd);
+                        case Q5_K -> dotQ5K(w, ro, nsb, xp, xs, sd);
+                        default -> dotQ6K(w, ro, nsb, xp, xs, sd);
+                    };
+                } else {
+                    if (type == GgmlType.Q6_K) {
+                        dotQ6Kx4(w, ro, nsb, xp, cols, xs, ng, sd, res, s.offs);
+                    } else {
+                        dotQ45Kx4(w, ro, nsb, xp, cols, xs, ng, sd, res, s.offs, type == GgmlType.Q5_K);
+                    }
+                    for (int i = 0; i < nb; i++) out[oo + i * outStride + r] = res[i];
+                }
             }
+            b0 += nb;
         }
     }
 
@@ -181,7 +207,7 @@ public final class PanamaKQuant {
 
     /**
      * Q4_K/Q5_K scales of the block at b: sd[j] = d * scale_j, sd[8 + j] = dmin * min_j. Returns
-     * {@code dmin * sum_j min_j * xs32[g + j]}, xs32 holding the sums of x per sub-block of 32.
+     * {@code sum_j sd[8 + j] * xs32[g + j]}, xs32 holding the sums of x per sub-block of 32.
      * The 12 packed bytes are rearranged with ggml's SWAR trick into 8 scale bytes and 8 minimum
      * bytes; at 8 lanes those become two float vectors directly.
      */
@@ -200,7 +226,9 @@ public final class PanamaKQuant {
             FloatVector mv = (FloatVector) IntVector.broadcast(I, mn0).blend(mn1, KShapes.UPPER_HALF_I)
                     .lanewise(VectorOperators.LSHR, KShapes.BYTE_SHIFTS).and(0xFF).convert(VectorOperators.I2F, 0);
             sv.mul(d).intoArray(sd, 0);
-            return mv.mul(FloatVector.fromArray(F, xs32, g)).reduceLanes(VectorOperators.ADD) * dmin;
+            FloatVector dm = mv.mul(dmin);
+            dm.intoArray(sd, 8);
+            return dm.mul(FloatVector.fromArray(F, xs32, g)).reduceLanes(VectorOperators.ADD);
         }
         float m = 0;
         for (int j = 0; j < 8; j++) {
@@ -336,6 +364,110 @@ public final class PanamaKQuant {
         return acc.reduceLanes(VectorOperators.ADD) - 32 * bias;
     }
 
+    /**
+     * offs[i] += sum_k sd[sdOff + k] * xs[i * ng + g + k] for the RB activation rows: the per
+     * sub-block offsets of the RB-row kernels, kept out of them to stay within the inlining budget.
+     */
+    private static void addOffsets(float[] sd, int sdOff, int n, float[] xs, int g, int ng, float[] offs) {
+        for (int i = 0; i < RB; i++) {
+            float sum = 0;
+            for (int k = 0; k < n; k++) sum += sd[sdOff + k] * xs[i * ng + g + k];
+            offs[i] += sum;
+        }
+    }
+
+    /**
+     * Q4_K (or Q5_K with {@code q5}) row r against RB activation rows at xp[i * cols ..]: each
+     * weight vector is unpacked once and multiplied into RB accumulators. Q4_K runs the Q5_K code
+     * with the high-bit mask 0, so both share one vector path without a vector-valued branch.
+     */
+    private static void dotQ45Kx4(MemorySegment w, long row, int nsb, float[] xp, int cols, float[] xs, int ng,
+                                  float[] sd, float[] res, float[] offs, boolean q5) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        Arrays.fill(offs, 0f);
+        long typeSize = q5 ? KQuants.Q5_K_BYTES : KQuants.Q4_K_BYTES;
+        long qsOff = q5 ? KQuants.Q5_K_QS : KQuants.Q4_K_QS;
+        int highMask = q5 ? 0x10101010 : 0;                  // Q4_K: whatever is loaded as qh is masked off
+        int x1 = cols, x2 = 2 * cols, x3 = 3 * cols;
+        for (int sb = 0; sb < nsb; sb++) {
+            long b = row + sb * typeSize;
+            int xo = sb * QK_K;
+            unpackScaleMin(w, b, sd, ZEROS, 0);
+            int g = xo >> 5;
+            addOffsets(sd, 8, 8, xs, g, ng, offs);
+            for (int j = 0; j < 8; j++) {
+                FloatVector t0 = FloatVector.zero(F), t1 = t0, t2 = t0, t3 = t0;
+                for (int v = 0; v < VPC; v++) {
+                    IntVector q = IntVector.fromMemorySegment(I, w, b + qsOff + 32 * (j >> 1) + 4 * L * v, LE);
+                    IntVector h = IntVector.fromMemorySegment(I, w, b + KQuants.Q5_K_QH + 4 * L * v, LE);
+                    IntVector vals = q.lanewise(VectorOperators.LSHR, 4 * (j & 1)).and(0x0F0F0F0F)
+                            .or(h.lanewise(VectorOperators.LSHR, j).lanewise(VectorOperators.LSHL, 4).and(highMask));
+                    int xv = xo + 32 * j + 4 * L * v;
+                    for (int i = 0; i < 4; i++) {
+                        FloatVector f = (FloatVector) vals.lanewise(VectorOperators.LSHR, 8 * i).and(0xFF).convert(VectorOperators.I2F, 0);
+                        int o = xv + i * L;
+                        t0 = f.fma(FloatVector.fromArray(F, xp, o), t0);
+                        t1 = f.fma(FloatVector.fromArray(F, xp, x1 + o), t1);
+                        t2 = f.fma(FloatVector.fromArray(F, xp, x2 + o), t2);
+                        t3 = f.fma(FloatVector.fromArray(F, xp, x3 + o), t3);
+                    }
+                }
+                FloatVector sc = FloatVector.broadcast(F, sd[j]);
+                a0 = t0.fma(sc, a0);
+                a1 = t1.fma(sc, a1);
+                a2 = t2.fma(sc, a2);
+                a3 = t3.fma(sc, a3);
+            }
+        }
+        res[0] = a0.reduceLanes(VectorOperators.ADD) - offs[0];
+        res[1] = a1.reduceLanes(VectorOperators.ADD) - offs[1];
+        res[2] = a2.reduceLanes(VectorOperators.ADD) - offs[2];
+        res[3] = a3.reduceLanes(VectorOperators.ADD) - offs[3];
+    }
+
+    /** Q6_K row r against RB activation rows, as {@link #dotQ45Kx4}. */
+    private static void dotQ6Kx4(MemorySegment w, long row, int nsb, float[] xp, int cols, float[] xs, int ng,
+                                 float[] sd, float[] res, float[] offs) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        Arrays.fill(offs, 0f);
+        int x1 = cols, x2 = 2 * cols, x3 = 3 * cols;
+        for (int sb = 0; sb < nsb; sb++) {
+            long b = row + (long) sb * KQuants.Q6_K_BYTES;
+            int xo = sb * QK_K;
+            unpackQ6Scales(w, b, sd, ZEROS, 0);
+            int g = xo >> 4;
+            addOffsets(sd, 0, 16, xs, g, ng, offs);           // the -32 offset, through sums of x per 16
+            for (int hf = 0; hf < 8; hf++) {
+                int h = hf >> 2, f = hf & 3;
+                for (int v = 0; v < VPC; v++) {
+                    long part = 4L * L * v;
+                    IntVector ql = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QL + 64 * h + 32 * (f & 1) + part, LE);
+                    IntVector qh = IntVector.fromMemorySegment(I, w, b + KQuants.Q6_K_QH + 32 * h + part, LE);
+                    IntVector vals = q6Values(ql, qh, f);
+                    int xv = xo + 128 * h + 32 * f + 4 * L * v;
+                    FloatVector t0 = FloatVector.zero(F), t1 = t0, t2 = t0, t3 = t0;
+                    for (int i = 0; i < 4; i++) {
+                        FloatVector fv = (FloatVector) vals.lanewise(VectorOperators.LSHR, 8 * i).and(0xFF).convert(VectorOperators.I2F, 0);
+                        int o = xv + i * L;
+                        t0 = fv.fma(FloatVector.fromArray(F, xp, o), t0);
+                        t1 = fv.fma(FloatVector.fromArray(F, xp, x1 + o), t1);
+                        t2 = fv.fma(FloatVector.fromArray(F, xp, x2 + o), t2);
+                        t3 = fv.fma(FloatVector.fromArray(F, xp, x3 + o), t3);
+                    }
+                    FloatVector sc = q6Scale(sd, 8 * h + 2 * f + (L == 8 ? 0 : v));
+                    a0 = t0.fma(sc, a0);
+                    a1 = t1.fma(sc, a1);
+                    a2 = t2.fma(sc, a2);
+                    a3 = t3.fma(sc, a3);
+                }
+            }
+        }
+        res[0] = a0.reduceLanes(VectorOperators.ADD) - 32 * offs[0];
+        res[1] = a1.reduceLanes(VectorOperators.ADD) - 32 * offs[1];
+        res[2] = a2.reduceLanes(VectorOperators.ADD) - 32 * offs[2];
+        res[3] = a3.reduceLanes(VectorOperators.ADD) - 32 * offs[3];
+    }
+
     // ------------------------------------------------------------------ prefill: decode once, tile
 
     private static void gemm(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, int batch,
@@ -380,9 +512,6 @@ public final class PanamaKQuant {
     /** Decodes one Q4_K (or, with {@code q5}, Q5_K) super-block to floats in lane layout at panel[po..]. */
     private static void decodeQ4K(MemorySegment w, long b, float[] panel, int po, float[] sd, float[] zeros, boolean q5) {
         unpackScaleMin(w, b, sd, zeros, 0);
-        if (L == 8) {                                   // the vector unpacker leaves the minimums out
-            for (int j = 0; j < 8; j++) sd[8 + j] = minTimesDmin(w, b, j);
-        }
         long qs = b + (q5 ? KQuants.Q5_K_QS : KQuants.Q4_K_QS);
         for (int j = 0; j < 8; j++) {
             FloatVector scale = FloatVector.broadcast(F, sd[j]);
@@ -398,14 +527,6 @@ public final class PanamaKQuant {
                 store4(values, scale, offset, panel, po + 32 * j + 4 * L * v);
             }
         }
-    }
-
-    /** dmin * min_j of the Q4_K/Q5_K block at b (scalar; used once per decoded block). */
-    private static float minTimesDmin(MemorySegment w, long b, int j) {
-        int m = j < 4
-                ? w.get(ValueLayout.JAVA_BYTE, b + 8 + j) & 63
-                : ((w.get(ValueLayout.JAVA_BYTE, b + 12 + j - 4) & 0xFF) >>> 4) | ((w.get(ValueLayout.JAVA_BYTE, b + 4 + j) & 0xC0) >>> 2);
-        return Float.float16ToFloat(w.get(I16, b + 2)) * m;
     }
 
     /** Writes q_i * scale + offset for the four byte positions of q to dst[o + i*L ..]. */

@@ -52,47 +52,35 @@ final class PanamaQ4 {
         }
     };
 
-    /** Sum over one block of q[j] * x[j], with q the raw nibble minus {@code bias} (8 for Q4_0, 0 for Q4_1). */
-    private static FloatVector blockDot(MemorySegment w, long qs, float[] x, int xo, int bias) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        for (int c = 0; c < HALF; c += B.length()) {
-            ByteVector q = ByteVector.fromMemorySegment(B, w, qs + c, LE);
-            for (int p = 0; p < B_PARTS; p++) {
-                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, p);
-                FloatVector lo = (FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0);
-                int j = xo + c + p * L;
-                s0 = lo.fma(FloatVector.fromArray(F, x, j), s0);
-                s1 = hi.fma(FloatVector.fromArray(F, x, j + HALF), s1);
-            }
-        }
-        return s0.add(s1);
-    }
-
-    /** Sum of x over one block (for Q4_1's minimum term). */
-    private static FloatVector blockSum(float[] x, int xo) {
-        FloatVector s = FloatVector.fromArray(F, x, xo);
-        for (int j = L; j < QK; j += L) s = s.add(FloatVector.fromArray(F, x, xo + j));
-        return s;
-    }
+    // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
+    // (it does so once the helper is "already compiled into a big method") boxes that vector.
+    // The part index of convertShape must be a constant when C2 parses the call, hence no loop over parts.
 
     static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) {
         int nb = n / QK;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        int i = 0;
-        for (; i + 1 < nb; i += 2) {
-            long b0 = off + (long) i * 18;
-            long b1 = b0 + 18;
-            float d0 = Float.float16ToFloat(w.get(I16, b0));
-            float d1 = Float.float16ToFloat(w.get(I16, b1));
-            acc0 = blockDot(w, b0 + 2, x, xOff + i * QK, 8).fma(FloatVector.broadcast(F, d0), acc0);
-            acc1 = blockDot(w, b1 + 2, x, xOff + (i + 1) * QK, 8).fma(FloatVector.broadcast(F, d1), acc1);
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * 18;
+            int xo = xOff + i * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0;
+            for (int c = 0; c < HALF; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                s0 = lo.fma(FloatVector.fromArray(F, x, xo + c), s0);
+                s1 = hi.fma(FloatVector.fromArray(F, x, xo + c + HALF), s1);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                    s0 = lo.fma(FloatVector.fromArray(F, x, xo + c + L), s0);
+                    s1 = hi.fma(FloatVector.fromArray(F, x, xo + c + L + HALF), s1);
+                }
+            }
+            acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
         }
-        if (i < nb) {
-            long b0 = off + (long) i * 18;
-            acc0 = blockDot(w, b0 + 2, x, xOff + i * QK, 8).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b0))), acc0);
-        }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /** sum (q*d + m) * x = d * sum q*x + m * sum x, per block. */
@@ -101,11 +89,30 @@ final class PanamaQ4 {
         FloatVector accQ = FloatVector.zero(F), accM = accQ;
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * 20;
-            float d = Float.float16ToFloat(w.get(I16, b));
-            float m = Float.float16ToFloat(w.get(I16, b + 2));
             int xo = xOff + i * QK;
-            accQ = blockDot(w, b + 4, x, xo, 0).fma(FloatVector.broadcast(F, d), accQ);
-            accM = blockSum(x, xo).fma(FloatVector.broadcast(F, m), accM);
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, sx = s0;
+            for (int c = 0; c < HALF; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 4 + c, LE);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = (FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                FloatVector x0 = FloatVector.fromArray(F, x, xo + c), x1 = FloatVector.fromArray(F, x, xo + c + HALF);
+                s0 = lo.fma(x0, s0);
+                s1 = hi.fma(x1, s1);
+                sx = sx.add(x0).add(x1);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = (FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                    x0 = FloatVector.fromArray(F, x, xo + c + L);
+                    x1 = FloatVector.fromArray(F, x, xo + c + L + HALF);
+                    s0 = lo.fma(x0, s0);
+                    s1 = hi.fma(x1, s1);
+                    sx = sx.add(x0).add(x1);
+                }
+            }
+            accQ = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), accQ);
+            accM = sx.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b + 2))), accM);
         }
         return accQ.add(accM).reduceLanes(VectorOperators.ADD);
     }
@@ -123,16 +130,25 @@ final class PanamaQ4 {
             int o = dstOff + i * QK;
             for (int c = 0; c < HALF; c += B.length()) {
                 ByteVector q = ByteVector.fromMemorySegment(B, w, b + head + c, LE);
-                for (int p = 0; p < B_PARTS; p++) {
-                    IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, p);
-                    FloatVector lo = ((FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
-                    FloatVector hi = ((FloatVector) qi.lanewise(VectorOperators.ASHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = ((FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                FloatVector hi = ((FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                if (q41) {
+                    lo = lo.add(m);
+                    hi = hi.add(m);
+                }
+                lo.intoArray(dst, o + c);
+                hi.intoArray(dst, o + c + HALF);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = ((FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                    hi = ((FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
                     if (q41) {
                         lo = lo.add(m);
                         hi = hi.add(m);
                     }
-                    lo.intoArray(dst, o + c + p * L);
-                    hi.intoArray(dst, o + c + p * L + HALF);
+                    lo.intoArray(dst, o + c + L);
+                    hi.intoArray(dst, o + c + L + HALF);
                 }
             }
         }

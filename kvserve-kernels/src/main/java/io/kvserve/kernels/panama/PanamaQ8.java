@@ -37,37 +37,26 @@ final class PanamaQ8 {
         }
     };
 
-    /** Sum over one block of q[j] * x[j] (unscaled). */
-    private static FloatVector blockDot(MemorySegment w, long qs, float[] x, int xo) {
-        FloatVector s = FloatVector.zero(F);
-        for (int c = 0; c < QK; c += B.length()) {
-            ByteVector q = ByteVector.fromMemorySegment(B, w, qs + c, LE);
-            for (int p = 0; p < B_PARTS; p++) {
-                FloatVector qf = (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
-                s = qf.fma(FloatVector.fromArray(F, x, xo + c + p * L), s);
-            }
-        }
-        return s;
-    }
+    // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
+    // (it does so once the helper is "already compiled into a big method") boxes that vector.
 
     static float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
         int nb = n / QK;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        int i = 0;
-        // two blocks per iteration: their partial sums are independent, only the scaling FMA chains
-        for (; i + 1 < nb; i += 2) {
-            long b0 = off + (long) i * BYTES;
-            long b1 = b0 + BYTES;
-            float d0 = Float.float16ToFloat(w.get(I16, b0));
-            float d1 = Float.float16ToFloat(w.get(I16, b1));
-            acc0 = blockDot(w, b0 + 2, x, xOff + i * QK).fma(FloatVector.broadcast(F, d0), acc0);
-            acc1 = blockDot(w, b1 + 2, x, xOff + (i + 1) * QK).fma(FloatVector.broadcast(F, d1), acc1);
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * BYTES;
+            int xo = xOff + i * QK;
+            FloatVector s = FloatVector.zero(F);
+            for (int c = 0; c < QK; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
+                // the part index must be a constant when C2 parses the call, hence no loop over parts
+                s = ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + c), s);
+                if (B_PARTS == 2) s = ((FloatVector) q.convertShape(VectorOperators.B2F, F, 1)).fma(FloatVector.fromArray(F, x, xo + c + L), s);
+            }
+            // a block's partial sum is independent of the previous block's: only this FMA chains
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
         }
-        if (i < nb) {
-            long b0 = off + (long) i * BYTES;
-            acc0 = blockDot(w, b0 + 2, x, xOff + i * QK).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b0))), acc0);
-        }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     static void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
@@ -78,9 +67,8 @@ final class PanamaQ8 {
             int o = dstOff + i * QK;
             for (int c = 0; c < QK; c += B.length()) {
                 ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
-                for (int p = 0; p < B_PARTS; p++) {
-                    ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(d).intoArray(dst, o + c + p * L);
-                }
+                ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, o + c);
+                if (B_PARTS == 2) ((FloatVector) q.convertShape(VectorOperators.B2F, F, 1)).mul(d).intoArray(dst, o + c + L);
             }
         }
     }

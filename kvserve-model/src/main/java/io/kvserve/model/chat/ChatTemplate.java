@@ -209,6 +209,8 @@ public final class ChatTemplate {
         ctx.registerFilter(new PythonJson.ToJsonFilter());
         ctx.registerFilter(new TemplateFunctions.ItemsFilter());
         ctx.registerFilter(new TemplateFunctions.TrimFilter());
+        ctx.registerFilter(new TemplateFunctions.ExtremumFilter(false));
+        ctx.registerFilter(new TemplateFunctions.ExtremumFilter(true));
         ctx.registerTag(new Jinja2Compat.FilterBlockTag());
         return j;
     }

@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
  * <li>{@code f(k=a|length - 1)} passes {@code a|length - 1} as {@code k} in jinja2 but jinjava
  * subtracts 1 from the named parameter: a named argument with an operator gets parentheses.</li>
  * <li>{@code xs[::-1]} (step slicing) does not parse in jinjava: it becomes {@code (xs|reverse)}.</li>
+ * <li>{@code loop.previtem} / {@code loop.nextitem} are missing: see {@link LoopItems}.</li>
  * <li>the {@code {% filter %}} block tag is missing: {@link FilterBlockTag}.</li>
  * <li>jinjava renders an unknown filter as nothing; jinja2 refuses to compile: {@link #filterNames}
  * lists them so the template can be checked up front.</li>
@@ -52,7 +53,56 @@ final class Jinja2Compat {
 
     /** The source with the rewrites listed in the class comment. */
     static String rewrite(String src) {
-        return forEachTag(src, code -> fixNamedArguments(fixReverseSlices(fixPrecedence(code))));
+        LoopItems loops = new LoopItems();
+        return forEachTag(src, code -> loops.fix(fixNamedArguments(fixReverseSlices(fixPrecedence(code)))));
+    }
+
+    private static final Pattern FOR_TAG = Pattern.compile("^\\s*-?\\s*for\\s+[A-Za-z_]\\w*\\s+in\\s+(.+?)\\s*-?\\s*$", Pattern.DOTALL);
+    private static final Pattern ANY_FOR_TAG = Pattern.compile("^\\s*-?\\s*for\\b.*", Pattern.DOTALL);
+    private static final Pattern ENDFOR_TAG = Pattern.compile("^\\s*-?\\s*endfor\\s*-?\\s*$");
+    private static final Pattern LOOP_ITEM = Pattern.compile("(?<![\\w.])loop\\s*\\.\\s*(previtem|nextitem)\\b");
+
+    /**
+     * {@code loop.previtem} and {@code loop.nextitem} (jinja2 2.10+; Hermes templates use them for
+     * tool results) do not exist in jinjava: inside {@code {% for x in EXPR %}} they become
+     * {@code EXPR[loop.index0 - 1]} / {@code EXPR[loop.index0 + 1]} guarded by {@code loop.first} /
+     * {@code loop.last}. Loops with an {@code if} filter, {@code recursive} or several targets are left alone.
+     */
+    private static final class LoopItems {
+        private final java.util.ArrayDeque<String> iterables = new java.util.ArrayDeque<>();
+
+        String fix(String code) {
+            String masked = mask(code);
+            if (ENDFOR_TAG.matcher(masked).matches()) {
+                iterables.poll();
+                return code;
+            }
+            Matcher f = FOR_TAG.matcher(masked);
+            if (ANY_FOR_TAG.matcher(masked).matches()) {
+                // the for tag itself sees the enclosing loop, so push after rewriting it
+                String out = replaceItems(code, masked);
+                boolean simple = f.matches() && !Pattern.compile("\\b(if|recursive)\\b").matcher(f.group(1)).find();
+                iterables.push(simple ? code.substring(f.start(1), f.end(1)) : "");
+                return out;
+            }
+            return replaceItems(code, masked);
+        }
+
+        private String replaceItems(String code, String masked) {
+            String expr = iterables.peek();
+            if (expr == null || expr.isEmpty()) return code;
+            Matcher m = LOOP_ITEM.matcher(masked);
+            StringBuilder sb = new StringBuilder(code.length() + 64);
+            int last = 0;
+            while (m.find()) {
+                sb.append(code, last, m.start());
+                if (m.group(1).equals("previtem")) sb.append("((").append(expr).append(")[loop.index0 - 1] if not loop.first else none)");
+                else sb.append("((").append(expr).append(")[loop.index0 + 1] if not loop.last else none)");
+                last = m.end();
+            }
+            sb.append(code, last, code.length());
+            return sb.toString();
+        }
     }
 
     private static String forEachTag(String src, java.util.function.UnaryOperator<String> fix) {

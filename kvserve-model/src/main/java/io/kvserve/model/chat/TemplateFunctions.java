@@ -79,6 +79,38 @@ final class TemplateFunctions {
         }
     }
 
+    /** {@code xs | min} and {@code xs | max} (jinja2 has them, jinjava does not); strings compare case-insensitively as in jinja2. */
+    static final class ExtremumFilter implements Filter {
+        private final boolean max;
+
+        ExtremumFilter(boolean max) {
+            this.max = max;
+        }
+
+        @Override
+        public String getName() {
+            return max ? "max" : "min";
+        }
+
+        @Override
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (!(var instanceof Iterable<?> items)) throw new IllegalArgumentException(getName() + " filter expects a sequence, got " + (var == null ? "none" : var.getClass().getSimpleName()));
+            Object best = null;
+            for (Object o : items) {
+                if (best == null) {
+                    best = o;
+                    continue;
+                }
+                int c = o instanceof String a && best instanceof String b ? a.compareToIgnoreCase(b)
+                        : o instanceof Number a && best instanceof Number b ? Double.compare(a.doubleValue(), b.doubleValue())
+                        : ((Comparable) o).compareTo(best);
+                if (max ? c > 0 : c < 0) best = o;
+            }
+            return best;
+        }
+    }
+
     /** {@code x | items}: the (key, value) pairs of a mapping, as jinja2's items filter. */
     static final class ItemsFilter implements Filter {
         @Override

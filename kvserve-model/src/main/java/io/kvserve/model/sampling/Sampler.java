@@ -1,5 +1,7 @@
 package io.kvserve.model.sampling;
 
+import io.kvserve.model.generate.TokenChooser;
+
 import java.util.Objects;
 import java.util.random.RandomGenerator;
 
@@ -14,7 +16,7 @@ import java.util.random.RandomGenerator;
  * vocabulary. All vocabulary-sized buffers are scratch, allocated on first use and reused: a call
  * allocates nothing. Not thread-safe: one sampler per sequence.
  */
-public final class Sampler {
+public final class Sampler implements TokenChooser {
     /** First head size tried by top-p when top-k is off; grows by {@link #HEAD_GROWTH} until the mass reaches p. */
     private static final int FIRST_HEAD = 64;
     private static final int HEAD_GROWTH = 8;
@@ -53,6 +55,12 @@ public final class Sampler {
         if (config.isGreedy()) return argmax(vals, vocab);
         int n = filter(vocab);
         return draw(n);
+    }
+
+    /** {@link TokenChooser} view of {@link #sample}, so a sampler plugs into the generator; the logits are not modified. */
+    @Override
+    public int choose(float[] logits, int off, int vocab, int[] history, int historyLen) {
+        return sample(logits, off, vocab, history, historyLen);
     }
 
     /** Applies the penalties of the config to {@code logits[0, vocab)} in place (package-private for tests). */

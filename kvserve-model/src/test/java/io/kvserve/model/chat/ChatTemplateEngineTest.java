@@ -43,6 +43,9 @@ class ChatTemplateEngineTest {
             {% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }};{% endfor %}     ==> a=1;b=2;
             {% filter upper %}abc{% endfilter %}                                       ==> ABC
             {{ 'abc'[0] }}{{ 'abc'[-1] }}{{ messages[0].role[1] }}                      ==> acs
+            {{ [3, 1, 2] | min }}{{ [3, 1, 2] | max }}{{ ['b', 'A', 'c'] | min }}     ==> 13A
+            {% for m in messages %}[{{ loop.previtem.content }}<{{ m.content }}>{{ loop.nextitem.content }}]{% endfor %} ==> [<hi>yo][hi<yo>bye][yo<bye>]
+            {% for m in messages %}{% for c in ['x', 'y'] %}{{ loop.previtem }}{% endfor %}{{ loop.nextitem.role }};{% endfor %} ==> xassistant;xuser;x;
             {{ '\u00a0 x\u2003\\n' | trim }}{{ 'xxayxx' | trim('x') }}                   ==> xay
             {{ messages | selectattr('role', 'equalto', 'user') | list | length }}     ==> 2
             """)

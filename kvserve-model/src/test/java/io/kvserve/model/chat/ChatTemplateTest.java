@@ -172,6 +172,17 @@ class ChatTemplateTest {
     }
 
     @Test
+    void hermes3GroupsToolResultsWithLoopPrevitemAndNextitem() {
+        ChatTemplate t = load("NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "<|begin_of_text|>", "<|im_end|>");
+        List<ChatMessage> conv = List.of(ChatMessage.user("Weather?"), ChatMessage.assistant("Let me check."),
+                new ChatMessage("tool", "sunny"), new ChatMessage("tool", "22C"), ChatMessage.user("Thanks"));
+        assertThat(t.render(conv, true)).endsWith("</tool_call><|im_end|>\n"
+                + "<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\nLet me check.<|im_end|>\n"
+                + "<|im_start|>tool\n<tool_response>\nsunny\n</tool_response>\n<tool_response>\n22C\n</tool_response>\n<|im_end|>"
+                + "<|im_start|>user\nThanks<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    @Test
     void functionaryV31() {
         ChatTemplate t = load("meetkai-functionary-medium-v3.1", "<|begin_of_text|>", "<|eot_id|>");
         assertThat(t.render(CONVERSATION, true)).isEqualTo("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n\n"

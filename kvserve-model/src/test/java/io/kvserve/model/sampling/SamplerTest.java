@@ -55,6 +55,17 @@ class SamplerTest {
     }
 
     @Test
+    void greedyConfigAgreesWithTheGeneratorsGreedyChooser() {
+        var greedy = io.kvserve.model.generate.TokenChooser.greedy();
+        io.kvserve.model.generate.TokenChooser sampler = sampler(SamplerConfig.greedy(), 1);
+        for (int trial = 0; trial < 20; trial++) {
+            float[] l = gaussianLogits(500, trial, 1.0);
+            l[trial * 7] = l[trial * 7 + 3] = 10f; // a tie
+            assertThat(sampler.choose(l, 0, l.length, NO_HISTORY, 0)).isEqualTo(greedy.choose(l, 0, l.length, NO_HISTORY, 0));
+        }
+    }
+
+    @Test
     void topK1EqualsGreedy() {
         for (int trial = 0; trial < 50; trial++) {
             float[] l = gaussianLogits(1000, trial, 2.0);
@@ -141,6 +152,24 @@ class SamplerTest {
         float[] again = {0f, 0f, 0f};
         s.penalize(again, 3, new int[] {2}, 1);
         assertThat(again).containsExactly(0f, 0f, -1f);
+    }
+
+    /** Property: whatever the settings, the drawn token is one of the filter chain's survivors. */
+    @Test
+    void theDrawnTokenAlwaysSurvivesTheFilters() {
+        SplittableRandom r = new SplittableRandom(99);
+        for (int trial = 0; trial < 300; trial++) {
+            int vocab = r.nextInt(1, 400);
+            float[] l = gaussianLogits(vocab, trial, r.nextDouble(0.1, 5));
+            if (vocab > 3 && r.nextBoolean()) l[r.nextInt(vocab)] = Float.NEGATIVE_INFINITY;
+            var c = new SamplerConfig((float) r.nextDouble(0.05, 3), r.nextInt(0, 60), (float) r.nextDouble(0.05, 1.0001 - 1e-4),
+                    (float) r.nextDouble(0, 0.6), (float) r.nextDouble(0.8, 1.5), r.nextInt(0, 32), (float) r.nextDouble(-1, 1),
+                    (float) r.nextDouble(-1, 1), trial);
+            int[] history = r.ints(r.nextInt(0, 40), 0, vocab).toArray();
+            Sampler s = Sampler.seeded(c);
+            int token = s.sample(l, 0, vocab, history, history.length);
+            assertThat(s.survivors(l, 0, vocab, history, history.length)).as("trial %d %s", trial, c).contains(token);
+        }
     }
 
     @Test

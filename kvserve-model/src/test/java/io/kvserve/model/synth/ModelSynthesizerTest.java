@@ -163,6 +163,44 @@ class ModelSynthesizerTest {
         assertThat(t.shape()).as(name).containsExactly(shape);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"q8_0", "q4_0", "q4_1", "q4_k", "q5_k", "q6_k", "bf16"})
+    void quantisedModelsGetTheRecipesTypesAndDecodeNearTheRandomWeights(String type) throws IOException {
+        QuantRecipe r = QuantRecipe.parse(type);
+        // rows of 256 so that K-quants fit; untied, so token_embd and output differ in the K recipes
+        ModelShape s = ModelShape.custom("llama", 256, 2, 2, 1, 256, 0, 256, false);
+        Path p = synth(s, r, "q-" + type + ".gguf", 2);
+        try (GgufFile f = GgufFile.open(p)) {
+            assertThat(f.getLong("general.file_type")).isEqualTo(r.fileType.id);
+            for (GgufTensor t : f.tensors().values()) {
+                int layer = t.name().startsWith("blk.") ? Integer.parseInt(t.name().split("\\.")[1]) : -1;
+                assertThat(t.type()).as(t.name()).isEqualTo(r.typeFor(t.name(), t.shape(), layer, 2, false));
+            }
+            GgmlType v1 = f.requireTensor("blk.1.attn_v.weight").type();
+            assertThat(f.requireTensor("blk.0.attn_norm.weight").type()).isEqualTo(GgmlType.F32);
+            switch (r) {
+                case Q4_K_M, Q5_K_M -> {
+                    assertThat(f.requireTensor("blk.0.attn_v.weight").type()).isEqualTo(r.base);
+                    assertThat(v1).isEqualTo(GgmlType.Q6_K);
+                    assertThat(f.requireTensor("token_embd.weight").type()).isEqualTo(r.base);
+                    assertThat(f.requireTensor("output.weight").type()).isEqualTo(GgmlType.Q6_K);
+                }
+                case Q8_0, Q4_0, Q4_1 -> assertThat(f.requireTensor("output.weight").type()).isEqualTo(r.base);
+                default -> assertThat(v1).isEqualTo(r.base);
+            }
+            GgufTensor up = f.requireTensor("blk.0.ffn_up.weight");
+            int cols = up.dim(0), rows = up.dim(1);
+            float[] w = new float[cols];
+            double sq = 0;
+            long rowBytes = up.type().bytesFor(cols);
+            for (int row = 0; row < rows; row++) {
+                Kernels.dequantizeRow(up.type(), up.data(), row * rowBytes, w, 0, cols);
+                for (float x : w) sq += x * x;
+            }
+            assertThat(Math.sqrt(sq / ((double) cols * rows))).isCloseTo(0.02, within(0.003));
+        }
+    }
+
     @Test
     void outputDoesNotDependOnThreadCountAndSeedMatters() throws IOException {
         Path one = synth(tiny("qwen2"), QuantRecipe.F32, "t1.gguf", 1);
