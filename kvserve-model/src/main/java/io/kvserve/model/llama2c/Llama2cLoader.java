@@ -77,7 +77,7 @@ public final class Llama2cLoader {
         else if (dim % heads != 0 || heads % kvHeads != 0) bad = "dim not divisible by heads, or heads by kv heads";
         else if (version == 2 && (groupSize <= 0 || dim % groupSize != 0 || hidden % groupSize != 0)) bad = "group size " + groupSize + " does not divide the dimensions";
         if (bad != null) {
-            throw new ModelFileException(String.format("%s: not a valid llama2.c checkpoint (%s: dim=%d hidden=%d layers=%d heads=%d kv_heads=%d vocab=%d seq_len=%d); if it is a GGUF file, it lacks the GGUF magic",
+            throw new ModelFileException(String.format("%s is not a model file kvserve reads: it has no GGUF magic, and as a llama2.c checkpoint its header is invalid (%s: dim=%d hidden=%d layers=%d heads=%d kv_heads=%d vocab=%d seq_len=%d)",
                     path, bad, dim, hidden, layers, heads, kvHeads, vocab, seqLen));
         }
         int headSize = dim / heads;

@@ -43,11 +43,11 @@ public final class GgufModelLoader {
     }
 
     static Model build(GgufFile f) {
+        if (f.tensors().isEmpty()) throw new ModelFileException(f.path() + ": the file has no tensors (a vocabulary-only GGUF?): it cannot be run");
         String arch = f.getString("general.architecture", null);
         if (arch == null) throw new ModelFileException(f.path() + ": metadata 'general.architecture' is missing: this GGUF holds no model (a vocabulary-only file?)");
         ModelFamily family = FAMILIES.get(arch);
         if (family == null) throw new ModelFileException(f.path() + ": architecture '" + arch + "' is not supported (supported: llama, mistral, qwen2, qwen3)");
-        if (f.tensors().isEmpty()) throw new ModelFileException(f.path() + ": the file has no tensors (a vocabulary-only GGUF?): it cannot be run");
 
         int dim = f.getInt(arch + ".embedding_length");
         int nLayers = f.getInt(arch + ".block_count");
