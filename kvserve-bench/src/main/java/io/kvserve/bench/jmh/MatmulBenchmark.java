@@ -36,11 +36,12 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g"})
 public class MatmulBenchmark {
     static final long STREAM_BYTES = 160L << 20;
+    static final long WARM_NANOS = Long.getLong("kvserve.bench.warmMillis", 6000) * 1_000_000L;
 
     @Param({"Q8_0", "Q4_0", "F16", "F32"})
     public String type;
@@ -88,6 +89,11 @@ public class MatmulBenchmark {
         x = new float[batch * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         out = new float[batch * rows];
+        // Interpreted Vector API code takes seconds per full call, so a 1 s warmup iteration would
+        // measure the interpreter: compile the kernels first on a 16-row slice.
+        for (long until = System.nanoTime() + WARM_NANOS; System.nanoTime() < until; ) {
+            kernels.matmul(t, weights, 0, cols, x, batch, out, rows, 0, Math.min(rows, 16));
+        }
     }
 
     @TearDown(Level.Trial)

@@ -38,7 +38,7 @@ public final class MatmulProbe {
             float[] x = new float[batch * cols], out = new float[batch * rows];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             // warm the JIT on a 16-row slice first: interpreted Vector API code takes seconds per full call
-            for (long until = System.nanoTime() + 2_000_000_000L; System.nanoTime() < until; ) {
+            for (long until = System.nanoTime() + Long.getLong("probe.warmMillis", 8000) * 1_000_000L; System.nanoTime() < until; ) {
                 k.matmul(t, w, 0, cols, x, batch, out, rows, 0, Math.min(rows, 16));
             }
             ThreadMXBean mx = ManagementFactory.getThreadMXBean();
