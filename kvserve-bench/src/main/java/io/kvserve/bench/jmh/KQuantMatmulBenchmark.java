@@ -29,10 +29,13 @@ import java.util.concurrent.TimeUnit;
  * is decode, batch 64 prefill. Weights live in a native segment, as when memory-mapped.
  *
  * <pre>
- * ./build mvn -q -o -pl kvserve-bench -am -DskipTests package
- * java --add-modules jdk.incubator.vector -cp "$(cat kvserve-bench/target/jmh.classpath)" \
- *     org.openjdk.jmh.Main KQuantMatmulBenchmark
+ * ./build mvn -q -o -pl kvserve-bench -am -DskipTests package dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath
+ * CP=kvserve-bench/target/classes:$(cat kvserve-bench/target/jmh.classpath)
+ * java --add-modules jdk.incubator.vector -cp "$CP" org.openjdk.jmh.Main KQuantMatmulBenchmark
+ * java --add-modules jdk.incubator.vector -cp "$CP" io.kvserve.bench.jmh.KQuantMatmulBenchmark   # CPU time
  * </pre>
+ * The {@link #main} variant reports the calling thread's CPU time per operation (best of 5 after
+ * warm-up) instead of wall time, which stays meaningful on a machine shared with other jobs.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -91,6 +94,42 @@ public class KQuantMatmulBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         arena.close();
+    }
+
+    /** CPU-time variant of the whole parameter grid; prints one line per configuration and the vector/scalar ratio. */
+    public static void main(String[] args) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        for (String type : new String[]{"Q4_K", "Q5_K", "Q6_K"}) {
+            for (String shape : new String[]{"2048x2048", "8192x2048", "2048x8192"}) {
+                for (int batch : new int[]{1, 64}) {
+                    double[] us = new double[2];
+                    for (int k = 0; k < 2; k++) {
+                        KQuantMatmulBenchmark b = new KQuantMatmulBenchmark();
+                        b.type = type;
+                        b.shape = shape;
+                        b.batch = batch;
+                        b.impl = k == 0 ? "vector" : "scalar";
+                        b.setup();
+                        int warm = k == 0 ? 30 : 2, runs = k == 0 ? 20 : 3;
+                        for (int i = 0; i < warm; i++) b.matmul();
+                        long best = Long.MAX_VALUE;
+                        for (int i = 0; i < runs; i++) {
+                            long t0 = mx.getCurrentThreadCpuTime();
+                            b.matmul();
+                            best = Math.min(best, mx.getCurrentThreadCpuTime() - t0);
+                        }
+                        us[k] = best / 1e3;
+                        b.tearDown();
+                    }
+                    GgmlType t = GgmlType.valueOf(type);
+                    String[] rc = shape.split("x");
+                    long bytes = Long.parseLong(rc[0]) * t.bytesFor(Long.parseLong(rc[1]));
+                    double flops = 2.0 * Long.parseLong(rc[0]) * Long.parseLong(rc[1]) * batch;
+                    System.out.printf("%s %s batch %2d: vector %9.1f us (%5.2f GB/s, %5.1f GFLOP/s), scalar %10.1f us, x%.1f%n",
+                            type, shape, batch, us[0], bytes / us[0] / 1e3, flops / us[0] / 1e3, us[1], us[1] / us[0]);
+                }
+            }
+        }
     }
 
     @Benchmark

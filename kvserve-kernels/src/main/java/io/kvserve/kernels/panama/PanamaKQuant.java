@@ -29,8 +29,9 @@ import static io.kvserve.kernels.quant.KQuants.QK_K;
  * {@code i * L + k}. The groups never straddle a sub-block, so sub-block sums of x are unchanged and
  * one permutation serves all three formats.
  *
- * <p><b>Decode (batch below {@link #MIN_GEMM_BATCH}).</b> Each weight row is streamed once per
- * activation row through a fused unpack-and-FMA loop; the sub-block minimum (Q4_K, Q5_K) and the
+ * <p><b>Decode (batch below {@link #MIN_GEMM_BATCH}).</b> Each weight row is streamed through a
+ * fused unpack-and-FMA loop, for one activation row or for {@link #RB} at once (each weight vector
+ * unpacked once, multiplied into four accumulators). The sub-block minimum (Q4_K, Q5_K) and the
  * {@code -32} offset (Q6_K) are applied through precomputed sub-block sums of x, not per element.
  *
  * <p><b>Prefill.</b> Weights are cut into panels of {@link #MR} rows by {@code kc} columns; each
@@ -93,7 +94,7 @@ public final class PanamaKQuant {
     static final int MR = 4;
     /** Activation rows per register tile. */
     static final int NB = 3;
-    /** From this batch on, decode-once-to-scratch beats per-row fused dot products. */
+    /** From this batch on, decode-once-to-scratch beats the fused kernels (measured crossover 8 to 16 on Zen3). */
     static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.kquant.minGemmBatch", 8);
     /** Activation floats per column chunk (batch * kc), sized for L2. */
     private static final int X_CHUNK_FLOATS = 64 * 1024;
@@ -101,7 +102,6 @@ public final class PanamaKQuant {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED;
 
     /** Per-thread scratch, grown on demand and then reused. */
     private static final class Scratch {
@@ -118,6 +118,7 @@ public final class PanamaKQuant {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
+    /** The vector shape in use, for logs and benchmark reports, e.g. "kquant-256x8". */
     public static String describe() {
         return "kquant-" + KShapes.BITS + "x" + L;
     }
