@@ -84,8 +84,8 @@ public final class SynthCommand implements Callable<Integer> {
         QuantRecipe recipe = QuantRecipe.parse(type);
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (nThreads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + nThreads);
-        if (Files.exists(out) && !force) throw new FileAlreadyExistsException(out.toString(), null, "exists; pass --force to overwrite it");
         if (Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " is a directory");
+        if (Files.exists(out) && !force) throw new FileAlreadyExistsException(out.toString(), null, "exists; pass --force to overwrite it");
 
         GgufWriter w;
         try (GgufFile v = GgufFile.open(vocab)) {
@@ -163,9 +163,9 @@ public final class SynthCommand implements Callable<Integer> {
             lastDecile = decile;
             double secs = (now - t0) / 1e9;
             double rate = done / 1e6 / Math.max(secs, 1e-9);
-            double eta = rate > 0 ? (total - done) / 1e6 / rate : 0;
-            String line = String.format(Locale.ROOT, "  %5.1f%%  %s / %s  %.0f MB/s  eta %.0f s  %s",
-                    total == 0 ? 100.0 : 100.0 * done / total, InspectCommand.humanBytes(done), InspectCommand.humanBytes(total), rate, eta, tensor);
+            String speed = secs < 0.5 || done == 0 ? "" : String.format(Locale.ROOT, "  %.0f MB/s  eta %.0f s", rate, (total - done) / 1e6 / rate);
+            String line = String.format(Locale.ROOT, "  %5.1f%%  %s / %s%s  %s",
+                    total == 0 ? 100.0 : 100.0 * done / total, InspectCommand.humanBytes(done), InspectCommand.humanBytes(total), speed, tensor);
             if (console) err.print("\r" + line + "\u001b[K");
             else err.println(line);
             err.flush();
