@@ -80,15 +80,18 @@ class PfarSolversTest {
     }
 
     @Test
-    void repairAlwaysYieldsAFeasibleSolution() {
+    void decoderAlwaysYieldsAFeasibleSolution() {
         PfarInstance inst = tiny(7, 40);
         GeneticSolver.Repair repair = new GeneticSolver.Repair(inst);
         java.util.SplittableRandom r = new java.util.SplittableRandom(1);
         for (int t = 0; t < 200; t++) {
-            int[] genes = new int[40];
-            for (int f = 0; f < 40; f++) genes[f] = r.nextInt(4);
-            int[] c = repair.repaired(genes);
-            assertThat(inst.evaluate(c)).isEqualTo(repair.value(genes));
+            int[] genes = new int[40], keys = new int[40];
+            for (int f = 0; f < 40; f++) {
+                genes[f] = r.nextInt(4);
+                keys[f] = r.nextInt(GeneticSolver.KEYS);
+            }
+            int[] c = repair.repaired(genes, keys);
+            assertThat(inst.evaluate(c)).isEqualTo(repair.value(genes, keys));
         }
     }
 
