@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 
 /** {@code kvserve route ...}: the kNN model router, PFAR placement and the routing front. */
 @Command(name = "route", mixinStandardHelpOptions = true, description = "kNN model routing, PFAR admission/placement, routing front.",
-        subcommands = {RouteCommand.Eval.class, RouteCommand.PfarBenchCmd.class, RouteCommand.LatencyBenchCmd.class})
+        subcommands = {RouteCommand.Eval.class, RouteCommand.PfarBenchCmd.class, RouteCommand.LatencyBenchCmd.class, RouteCommand.Serve.class})
 public final class RouteCommand implements Runnable {
     @Override
     public void run() {
@@ -77,6 +77,7 @@ public final class RouteCommand implements Runnable {
             return guarded(() -> {
                 for (int k : ks) if (k < 1) throw new IllegalArgumentException("--ks: k = " + k + " must be >= 1");
                 Path d = data != null ? data : defaultData();
+                io.kvserve.router.data.RoutingDataLoader.load(d); // fail on bad data before loading the encoder
                 Path plotDir = noPlots ? null : plots != null ? plots : home().resolve("docs/routing");
                 Path cacheDir = cache != null ? cache : home().resolve("target/embedding-cache");
                 var base = RouterEvaluation.Config.defaults();
@@ -190,6 +191,41 @@ public final class RouteCommand implements Runnable {
                     if (json.toAbsolutePath().getParent() != null) java.nio.file.Files.createDirectories(json.toAbsolutePath().getParent());
                     new com.fasterxml.jackson.databind.ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), rows);
                     System.out.println("wrote " + json);
+                }
+                return 0;
+            });
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = "OpenAI-compatible routing front over the backends in a config file (see docs/ROUTING.md).")
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--config", required = true, description = "fleet config JSON: backends, request classes, router data")
+        Path config;
+        @Option(names = "--port", description = "override the config's port")
+        Integer port;
+
+        @Override
+        public Integer call() {
+            return guarded(() -> {
+                var cfg = io.kvserve.router.fleet.FleetConfig.load(config);
+                if (port != null) {
+                    cfg = new io.kvserve.router.fleet.FleetConfig(cfg.host(), port, cfg.backends(), cfg.classes(), cfg.router(), cfg.healthIntervalMs(),
+                            cfg.healthTimeoutMs(), cfg.retryAfterSeconds(), cfg.replanMs(), cfg.maxAttempts());
+                }
+                io.kvserve.router.knn.ModelChooser chooser = null;
+                io.kvserve.router.knn.RoutingPolicy policy = new io.kvserve.router.knn.RoutingPolicy.BestQuality();
+                var rs = cfg.router();
+                if (rs != null && rs.data() != null) {
+                    Path data = config.toAbsolutePath().getParent().resolve(rs.data()).normalize();
+                    int k = rs.k() == null ? 25 : rs.k();
+                    if (k < 1) throw new IllegalArgumentException("config: router.k = " + k + " must be >= 1");
+                    if (rs.policy() != null) policy = io.kvserve.router.knn.RoutingPolicy.parse(rs.policy());
+                    System.err.println("loading router support set " + data);
+                    chooser = io.kvserve.router.fleet.ChooserFactory.build(data, embedder(rs.embedder() == null ? "minilm" : rs.embedder()), k, home().resolve("target/embedding-cache"));
+                }
+                try (var server = new io.kvserve.router.fleet.RouterServer(cfg, chooser, policy)) {
+                    System.out.println("kvserve router listening on http://" + cfg.host() + ":" + server.port() + " (" + cfg.backends().size() + " backends)");
+                    Thread.currentThread().join();
                 }
                 return 0;
             });

@@ -121,8 +121,8 @@ class RouterServerTest {
     void failoverWhenABackendDiesMidRunLosesNoRequest() throws Exception {
         StubBackend a = new StubBackend("A", 50);
         try (StubBackend b = new StubBackend("B", 50);
-             RouterServer s = new RouterServer(config(List.of(new FleetConfig.Backend("A", a.url(), List.of("m"), 16),
-                     new FleetConfig.Backend("B", b.url(), List.of("m"), 16)), List.of()), null, null)) {
+             RouterServer s = new RouterServer(config(List.of(new FleetConfig.Backend("A", a.url(), List.of("m"), 64),
+                     new FleetConfig.Backend("B", b.url(), List.of("m"), 64)), List.of()), null, null)) {
             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
             List<Future<HttpResponse<String>>> all = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
@@ -132,7 +132,7 @@ class RouterServerTest {
                 if (i == 10) a.close(); // A dies mid-run
                 Thread.sleep(10);
             }
-            for (var f : all) assertThat(f.get().statusCode()).isEqualTo(200);
+            for (var f : all) assertThat(f.get().statusCode()).as(f.get().body()).isEqualTo(200);
             assertThat(a.served.get() + b.served.get()).isGreaterThanOrEqualTo(40);
             assertThat(s.placement().isHealthy("A")).isFalse();
             var after = post(s, "/v1/chat/completions", chat("m", "after"), null);

@@ -48,7 +48,7 @@ class VectorIndexTest {
     @Test
     void hnswRecallAgainstExactIsHigh() {
         int dim = 32;
-        List<float[]> vs = randomUnit(3000, dim, 3);
+        List<float[]> vs = randomUnit(1500, dim, 3);
         ExactIndex exact = new ExactIndex(dim);
         try (HnswIndex hnsw = new HnswIndex(dim, 100)) {
             for (float[] v : vs) {
@@ -71,7 +71,7 @@ class VectorIndexTest {
             float[] probe = randomUnit(1, dim, 99).getFirst();
             int id = hnsw.add(probe);
             assertThat(hnsw.search(probe, 1).getFirst().id()).isEqualTo(id);
-            assertThat(hnsw.size()).isEqualTo(3001);
+            assertThat(hnsw.size()).isEqualTo(1501);
         }
     }
 }
