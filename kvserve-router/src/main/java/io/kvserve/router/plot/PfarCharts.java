@@ -18,13 +18,13 @@ public final class PfarCharts {
         byInstance.forEach((name, rs) -> ga.put(name, new double[][] {
                 rs.stream().mapToDouble(r -> ((Number) r.get("ga_budget_s")).doubleValue()).toArray(),
                 rs.stream().mapToDouble(r -> ((Number) r.get("ga_ratio")).doubleValue()).toArray()}));
-        Charts.lines("PFAR: GA objective / ILP optimum vs GA time budget", "GA budget (s)", "GA / ILP", ga, true, dir.resolve("pfar_ga_ratio.png"));
+        Charts.lines("PFAR: GA objective / best ILP solution vs GA time budget", "GA budget (s)", "GA / ILP incumbent", ga, true, dir.resolve("pfar_ga_ratio.png"));
         Map<String, double[][]> ilp = new LinkedHashMap<>();
         Map<Object, List<Map<String, Object>>> byTopo = new LinkedHashMap<>();
         byInstance.values().forEach(rs -> byTopo.computeIfAbsent(rs.getFirst().get("topology"), k -> new java.util.ArrayList<>()).add(rs.getFirst()));
         byTopo.forEach((t, rs) -> ilp.put(t.toString(), new double[][] {
                 rs.stream().mapToDouble(r -> ((Number) r.get("flows")).doubleValue()).toArray(),
                 rs.stream().mapToDouble(r -> ((Number) r.get("ilp_seconds")).doubleValue()).toArray()}));
-        Charts.lines("PFAR: ILP (OR-Tools SCIP, path formulation) time to optimality", "flows", "seconds", ilp, true, dir.resolve("pfar_ilp_time.png"));
+        Charts.lines("PFAR: ILP (OR-Tools SCIP, path formulation) wall time (capped at the limit)", "flows", "seconds", ilp, true, dir.resolve("pfar_ilp_time.png"));
     }
 }
