@@ -24,7 +24,7 @@ public final class MiniLmEmbedder implements Embedder {
 
     @Override
     public float[] embed(String text) {
-        return Embedder.normalize(model.embed(text.isEmpty() ? " " : text).content().vector());
+        return Embedder.normalize(model.embed(text.isBlank() ? "." : text).content().vector());
     }
 
     @Override
@@ -32,7 +32,7 @@ public final class MiniLmEmbedder implements Embedder {
         List<float[]> out = new ArrayList<>(texts.size());
         for (int i = 0; i < texts.size(); i += 32) {
             List<TextSegment> batch = texts.subList(i, Math.min(texts.size(), i + 32)).stream()
-                    .map(t -> TextSegment.from(t.isBlank() ? " " : t)).toList();
+                    .map(t -> TextSegment.from(t.isBlank() ? "." : t)).toList();
             for (var e : model.embedAll(batch).content()) out.add(Embedder.normalize(e.vector()));
         }
         return out;
