@@ -38,7 +38,8 @@ public final class Kernels {
             Class<?> c = Class.forName("io.kvserve.kernels.panama.PanamaKernels");
             return (KernelSupport) c.getConstructor(int.class).newInstance(bits);
         } catch (Throwable e) {
-            System.err.println("kvserve: WARNING: the Vector API is not available (" + e.getClass().getSimpleName()
+            Throwable cause = e instanceof java.lang.reflect.InvocationTargetException ite && ite.getCause() != null ? ite.getCause() : e;
+            System.err.println("kvserve: WARNING: the Vector API is not available (" + cause
                     + "), using scalar kernels, which are several times slower. Fix: run with --add-modules jdk.incubator.vector (the ./kvserve launcher does).");
             return new ScalarKernels();
         }

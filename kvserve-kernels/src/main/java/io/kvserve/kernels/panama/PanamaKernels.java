@@ -6,44 +6,78 @@ import io.kvserve.kernels.ScalarKernels;
 
 import java.lang.foreign.MemorySegment;
 
-/** Vector API implementation. Constructed with the forced width in bits, or -1 for the preferred width. */
+/**
+ * Vector API implementation. The width is fixed by {@link VectorShapes} from system property
+ * {@code kvserve.vector.bits}; the constructor argument (the same property as parsed by
+ * {@code Kernels}, -1 for the preferred width) must agree with it. Formats without a
+ * {@link BlockKernel} fall back to the scalar specification.
+ */
 public final class PanamaKernels implements KernelSupport {
     private final ScalarKernels scalar = new ScalarKernels();
-    private final int bits;
 
     public PanamaKernels(int bits) {
-        this.bits = bits > 0 ? bits : VectorShapes.preferredBits();
-        VectorShapes.init(this.bits);
+        if (bits > 0 && bits != VectorShapes.BITS) {
+            throw new IllegalArgumentException("vector width " + bits + " requested but VectorShapes fixed " + VectorShapes.BITS
+                    + " bits at class initialisation; set -Dkvserve.vector.bits=" + bits + " before the kernels load");
+        }
+    }
+
+    /** The vector width in use, in bits. */
+    public static int bits() {
+        return VectorShapes.BITS;
     }
 
     @Override
     public String name() {
-        return "panama-" + bits;
+        return "panama-" + VectorShapes.BITS;
+    }
+
+    /** The vector kernels of a format, or null where only the scalar specification exists. */
+    static BlockKernel kernelFor(GgmlType type) {
+        return switch (type) {
+            case F32 -> PanamaFloat.F32;
+            case F16 -> PanamaFloat.F16;
+            case BF16 -> PanamaFloat.BF16;
+            case Q8_0 -> PanamaQ8.Q8_0;
+            case Q4_0 -> PanamaQ4.Q4_0;
+            case Q4_1 -> PanamaQ4.Q4_1;
+            default -> null; // Q4_K, Q5_K, Q6_K: add `case Q4_K -> PanamaKQuant.Q4_K;` when they land
+        };
     }
 
     @Override
     public void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, int batch, float[] out, int outStride, int row0, int row1) {
         switch (type) {
             case Q4_K, Q5_K, Q6_K -> PanamaKQuant.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
-            default -> scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            default -> {
+                BlockKernel k = kernelFor(type);
+                if (k == null) scalar.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+                else PanamaMatmul.matmul(k, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            }
         }
     }
 
     @Override
     public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        return scalar.dot(a, aOff, b, bOff, n);
+        return PanamaFloat.dot(a, aOff, b, bOff, n);
     }
 
     @Override
     public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
-        scalar.axpy(a, x, xOff, y, yOff, n);
+        PanamaFloat.axpy(a, x, xOff, y, yOff, n);
     }
 
     @Override
     public void dequantizeRow(GgmlType type, MemorySegment src, long off, float[] dst, int dstOff, int n) {
-        scalar.dequantizeRow(type, src, off, dst, dstOff, n);
+        BlockKernel k = kernelFor(type);
+        if (k == null) {
+            scalar.dequantizeRow(type, src, off, dst, dstOff, n);
+        } else {
+            k.decode(src, off, dst, dstOff, n);
+        }
     }
 
+    /** Quantisers stay scalar: they must match ggml's reference quantisers bit for bit and are not on a hot path. */
     @Override
     public void quantizeRow(GgmlType type, float[] src, int srcOff, MemorySegment dst, long off, int n) {
         scalar.quantizeRow(type, src, srcOff, dst, off, n);

@@ -1,0 +1,65 @@
+package io.kvserve.bench.jmh;
+
+import io.kvserve.kernels.GgmlType;
+import io.kvserve.kernels.KernelSupport;
+import io.kvserve.kernels.Kernels;
+import io.kvserve.kernels.ScalarKernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.SplittableRandom;
+
+/**
+ * A quick companion of {@link MatmulBenchmark} for tuning on a shared machine: reports the best wall
+ * time and the thread CPU time per call (CPU time ignores the time the thread waited for a core).
+ * Usage: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar io.kvserve.bench.jmh.MatmulProbe TYPE ROWSxCOLS BATCH [vector|scalar] [seconds]}
+ */
+public final class MatmulProbe {
+    public static void main(String[] args) {
+        GgmlType t = GgmlType.valueOf(args[0]);
+        String[] rc = args[1].split("x");
+        int rows = Integer.parseInt(rc[0]), cols = Integer.parseInt(rc[1]);
+        int batch = Integer.parseInt(args[2]);
+        KernelSupport k = args.length > 3 && args[3].equals("scalar") ? new ScalarKernels() : Kernels.impl();
+        double seconds = args.length > 4 ? Double.parseDouble(args[4]) : 5;
+        long rowBytes = t.bytesFor(cols), matrixBytes = rowBytes * rows;
+        int copies = (int) Math.max(1, MatmulBenchmark.STREAM_BYTES / matrixBytes);
+        var rnd = new SplittableRandom(42);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = arena.allocate(matrixBytes * copies, 64);
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < cols; i++) row[i] = (float) rnd.nextGaussian() * 0.02f;
+                Kernels.quantizeRow(t, row, 0, w, r * rowBytes, cols);
+            }
+            for (int c = 1; c < copies; c++) MemorySegment.copy(w, 0, w, c * matrixBytes, matrixBytes);
+            float[] x = new float[batch * cols], out = new float[batch * rows];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            // warm the JIT on a 16-row slice first: interpreted Vector API code takes seconds per full call
+            for (long until = System.nanoTime() + Long.getLong("probe.warmMillis", 8000) * 1_000_000L; System.nanoTime() < until; ) {
+                k.matmul(t, w, 0, cols, x, batch, out, rows, 0, Math.min(rows, 16));
+            }
+            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            long end = System.nanoTime() + (long) (seconds * 1e9), warm = System.nanoTime() + (long) (seconds * 0.1e9);
+            long best = Long.MAX_VALUE, cpuSum = 0, n = 0;
+            int next = 0;
+            while (System.nanoTime() < end) {
+                long c0 = mx.getCurrentThreadCpuTime(), t0 = System.nanoTime();
+                k.matmul(t, w, next * matrixBytes, cols, x, batch, out, rows, 0, rows);
+                long t1 = System.nanoTime(), c1 = mx.getCurrentThreadCpuTime();
+                next = next + 1 == copies ? 0 : next + 1;
+                if (t0 > warm) {
+                    best = Math.min(best, t1 - t0);
+                    cpuSum += c1 - c0;
+                    n++;
+                }
+            }
+            double cpu = (double) cpuSum / n;
+            double flop = 2.0 * rows * cols * batch;
+            System.out.printf("%s %s %s batch=%d: best %.3f ms (%.1f GFLOP/s, %.2f GB/s), cpu %.3f ms (%.1f GFLOP/s, %.2f GB/s), %d calls%n",
+                    k.name(), t, args[1], batch, best / 1e6, flop / best, matrixBytes / (double) best, cpu / 1e6, flop / cpu, matrixBytes / cpu, n);
+        }
+    }
+}

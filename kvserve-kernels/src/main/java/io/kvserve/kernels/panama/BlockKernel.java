@@ -1,0 +1,31 @@
+package io.kvserve.kernels.panama;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The vector kernels of one weight format, the part of a matrix product that depends on the byte
+ * layout. {@link PanamaMatmul} drives them: {@link #dot} for decode (one activation row: stream the
+ * weights once, bandwidth bound) and {@link #decode} for prefill (expand a chunk of weight rows to
+ * floats once, then reuse it for every activation row of the batch, compute bound).
+ */
+abstract class BlockKernel {
+    /** Elements per block and bytes per block of the format. */
+    final int blockSize;
+    final int blockBytes;
+
+    BlockKernel(int blockSize, int blockBytes) {
+        this.blockSize = blockSize;
+        this.blockBytes = blockBytes;
+    }
+
+    /** Dot product of {@code n} weights at byte {@code off} (a multiple of the block size) with {@code x[xOff, xOff+n)}. */
+    abstract float dot(MemorySegment w, long off, float[] x, int xOff, int n);
+
+    /** Expands {@code n} weights at byte {@code off} into {@code dst[dstOff, dstOff+n)}, exactly as the scalar decoder does. */
+    abstract void decode(MemorySegment w, long off, float[] dst, int dstOff, int n);
+
+    /** Byte offset of element {@code k} (a multiple of the block size) within a row. */
+    final long byteOffset(int k) {
+        return (long) (k / blockSize) * blockBytes;
+    }
+}

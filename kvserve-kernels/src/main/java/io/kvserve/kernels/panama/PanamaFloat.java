@@ -1,0 +1,193 @@
+package io.kvserve.kernels.panama;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import static io.kvserve.kernels.panama.VectorShapes.F;
+import static io.kvserve.kernels.panama.VectorShapes.L;
+import static io.kvserve.kernels.panama.VectorShapes.S;
+
+/**
+ * Float kernels: dot and axpy over float arrays (attention), and the F32, F16 and BF16 weight formats.
+ * Loops have four accumulators (the FMA latency is four cycles on two pipes), then a one-vector tail,
+ * then a scalar tail. Arrays carry no alignment guarantee in Java, so there is no alignment prologue.
+ */
+final class PanamaFloat {
+    private PanamaFloat() {}
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32_LAYOUT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    static final BlockKernel F32 = new BlockKernel(1, 4) {
+        @Override
+        float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
+            return dotF32(w, off, x, xOff, n);
+        }
+
+        @Override
+        void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
+            MemorySegment.copy(w, F32_LAYOUT, off, dst, dstOff, n);
+        }
+    };
+
+    static final BlockKernel F16 = new BlockKernel(1, 2) {
+        @Override
+        float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
+            return dotHalf(w, off, x, xOff, n, false);
+        }
+
+        @Override
+        void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
+            decodeHalf(w, off, dst, dstOff, n, false);
+        }
+    };
+
+    static final BlockKernel BF16 = new BlockKernel(1, 2) {
+        @Override
+        float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
+            return dotHalf(w, off, x, xOff, n, true);
+        }
+
+        @Override
+        void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
+            decodeHalf(w, off, dst, dstOff, n, true);
+        }
+    };
+
+    // ---- float arrays ----
+
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (int upper = n - 4 * L; i <= upper; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, aOff + i + 2 * L).fma(FloatVector.fromArray(F, b, bOff + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, aOff + i + 3 * L).fma(FloatVector.fromArray(F, b, bOff + i + 3 * L), s3);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+
+    static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector av = FloatVector.broadcast(F, a);
+        int i = 0;
+        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
+            FloatVector.fromArray(F, x, xOff + i).fma(av, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+            FloatVector.fromArray(F, x, xOff + i + L).fma(av, FloatVector.fromArray(F, y, yOff + i + L)).intoArray(y, yOff + i + L);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).fma(av, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
+    }
+
+    // ---- F32 weights ----
+
+    static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (int upper = n - 4 * L; i <= upper; i += 4 * L) {
+            long o = off + 4L * i;
+            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            s2 = FloatVector.fromMemorySegment(F, w, o + 8L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
+            s3 = FloatVector.fromMemorySegment(F, w, o + 12L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            s0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += w.get(F32_LAYOUT, off + 4L * i) * x[xOff + i];
+        return s;
+    }
+
+    // ---- F16 and BF16 weights ----
+
+    // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
+    // (it does so once the helper is "already compiled into a big method") boxes that vector.
+    // F16 to F32 without a hardware conversion in the Vector API: move exponent and mantissa to float
+    // position; scaling by 2^112 rebiases normals and subnormals exactly; exponent 31 (inf, NaN) gets 255.
+
+    private static float half(MemorySegment w, long o, boolean bf16) {
+        short h = w.get(I16, o);
+        return bf16 ? Float.intBitsToFloat((h & 0xFFFF) << 16) : Float.float16ToFloat(h);
+    }
+
+    static float dotHalf(MemorySegment w, long off, float[] x, int xOff, int n, boolean bf16) {
+        return bf16 ? dotBF16(w, off, x, xOff, n) : dotF16(w, off, x, xOff, n);
+    }
+
+    static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * (i + L), LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector e0 = h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector e1 = h1.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector b0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e0.or(0x7f800000), h0.and(0x7c00).eq(0x7c00));
+            IntVector b1 = e1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e1.or(0x7f800000), h1.and(0x7c00).eq(0x7c00));
+            FloatVector w0 = b0.or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            FloatVector w1 = b1.or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+            s0 = w0.fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = w1.fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector e0 = h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector b0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e0.or(0x7f800000), h0.and(0x7c00).eq(0x7c00));
+            s0 = b0.or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += half(w, off + 2L * i, false) * x[xOff + i];
+        return s;
+    }
+
+    static float dotBF16(MemorySegment w, long off, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        int i = 0;
+        for (int upper = n - 2 * L; i <= upper; i += 2 * L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * (i + L), LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            s0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = h1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+        }
+        for (int upper = n - L; i <= upper; i += L) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+            s0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += half(w, off + 2L * i, true) * x[xOff + i];
+        return s;
+    }
+
+    static void decodeHalf(MemorySegment w, long off, float[] dst, int dstOff, int n, boolean bf16) {
+        int i = 0;
+        if (bf16) {
+            for (int upper = n - L; i <= upper; i += L) {
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+                h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+            }
+        } else {
+            for (int upper = n - L; i <= upper; i += L) {
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(S, w, off + 2L * i, LE).convertShape(VectorOperators.S2I, VectorShapes.I, 0);
+                IntVector e = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+                IntVector b = e.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().blend(e.or(0x7f800000), h.and(0x7c00).eq(0x7c00));
+                b.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().intoArray(dst, dstOff + i);
+            }
+        }
+        for (; i < n; i++) dst[dstOff + i] = half(w, off + 2L * i, bf16);
+    }
+}

@@ -1,0 +1,156 @@
+package io.kvserve.kernels.panama;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import static io.kvserve.kernels.panama.VectorShapes.B;
+import static io.kvserve.kernels.panama.VectorShapes.B_PARTS;
+import static io.kvserve.kernels.panama.VectorShapes.F;
+import static io.kvserve.kernels.panama.VectorShapes.I;
+import static io.kvserve.kernels.panama.VectorShapes.L;
+
+/**
+ * Q4_0 and Q4_1 kernels. A block's 16 bytes hold elements 0..15 in the low nibbles and 16..31 in
+ * the high nibbles. Bytes are widened to ints first (AVX2 has no byte shifts), split into nibbles
+ * there, then converted to floats: one byte load feeds two float vectors (j and j + 16).
+ */
+final class PanamaQ4 {
+    private PanamaQ4() {}
+
+    private static final int QK = 32;
+    private static final int HALF = QK / 2;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    static final BlockKernel Q4_0 = new BlockKernel(QK, 18) {
+        @Override
+        float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
+            return dotQ4_0(w, off, x, xOff, n);
+        }
+
+        @Override
+        void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
+            decodeQ4(w, off, dst, dstOff, n, false);
+        }
+    };
+
+    static final BlockKernel Q4_1 = new BlockKernel(QK, 20) {
+        @Override
+        float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
+            return dotQ4_1(w, off, x, xOff, n);
+        }
+
+        @Override
+        void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
+            decodeQ4(w, off, dst, dstOff, n, true);
+        }
+    };
+
+    // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
+    // (it does so once the helper is "already compiled into a big method") boxes that vector.
+    // The part index of convertShape must be a constant when C2 parses the call, hence no loop over parts.
+
+    static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) {
+        int nb = n / QK;
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * 18;
+            int xo = xOff + i * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0;
+            for (int c = 0; c < HALF; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                s0 = lo.fma(FloatVector.fromArray(F, x, xo + c), s0);
+                s1 = hi.fma(FloatVector.fromArray(F, x, xo + c + HALF), s1);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = (FloatVector) qi.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                    s0 = lo.fma(FloatVector.fromArray(F, x, xo + c + L), s0);
+                    s1 = hi.fma(FloatVector.fromArray(F, x, xo + c + L + HALF), s1);
+                }
+            }
+            acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** sum (q*d + m) * x = d * sum q*x + m * sum x, per block. */
+    static float dotQ4_1(MemorySegment w, long off, float[] x, int xOff, int n) {
+        int nb = n / QK;
+        FloatVector accQ = FloatVector.zero(F), accM = accQ;
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * 20;
+            int xo = xOff + i * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, sx = s0;
+            for (int c = 0; c < HALF; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 4 + c, LE);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = (FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                FloatVector x0 = FloatVector.fromArray(F, x, xo + c), x1 = FloatVector.fromArray(F, x, xo + c + HALF);
+                s0 = lo.fma(x0, s0);
+                s1 = hi.fma(x1, s1);
+                sx = sx.add(x0).add(x1);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = (FloatVector) qi.and(0x0F).convert(VectorOperators.I2F, 0);
+                    hi = (FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).convert(VectorOperators.I2F, 0);
+                    x0 = FloatVector.fromArray(F, x, xo + c + L);
+                    x1 = FloatVector.fromArray(F, x, xo + c + L + HALF);
+                    s0 = lo.fma(x0, s0);
+                    s1 = hi.fma(x1, s1);
+                    sx = sx.add(x0).add(x1);
+                }
+            }
+            accQ = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), accQ);
+            accM = sx.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b + 2))), accM);
+        }
+        return accQ.add(accM).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Q4_0: ((q & 15) - 8) * d; Q4_1: (q & 15) * d + m, multiply then add as the scalar decoder does. */
+    static void decodeQ4(MemorySegment w, long off, float[] dst, int dstOff, int n, boolean q41) {
+        int nb = n / QK;
+        int bytes = q41 ? 20 : 18;
+        int head = q41 ? 4 : 2;
+        int bias = q41 ? 0 : 8;
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * bytes;
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
+            FloatVector m = FloatVector.broadcast(F, q41 ? Float.float16ToFloat(w.get(I16, b + 2)) : 0f);
+            int o = dstOff + i * QK;
+            for (int c = 0; c < HALF; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + head + c, LE);
+                IntVector qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 0);
+                FloatVector lo = ((FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                FloatVector hi = ((FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                if (q41) {
+                    lo = lo.add(m);
+                    hi = hi.add(m);
+                }
+                lo.intoArray(dst, o + c);
+                hi.intoArray(dst, o + c + HALF);
+                if (B_PARTS == 2) {
+                    qi = (IntVector) q.convertShape(VectorOperators.B2I, I, 1);
+                    lo = ((FloatVector) qi.and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                    hi = ((FloatVector) qi.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(bias).convert(VectorOperators.I2F, 0)).mul(d);
+                    if (q41) {
+                        lo = lo.add(m);
+                        hi = hi.add(m);
+                    }
+                    lo.intoArray(dst, o + c + L);
+                    hi.intoArray(dst, o + c + L + HALF);
+                }
+            }
+        }
+    }
+}

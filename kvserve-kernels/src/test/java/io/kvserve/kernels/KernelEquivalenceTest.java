@@ -1,0 +1,218 @@
+package io.kvserve.kernels;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The implementation chosen by {@link Kernels} against the scalar specification. Surefire runs this
+ * class once per vector width (forked JVMs with -Dkvserve.vector.bits=128, 256, 512 and 0), because
+ * the species are static final and fixed when the kernels load.
+ */
+class KernelEquivalenceTest {
+    static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1};
+    static final int[] BLOCK_COLS = {32, 64, 416, 2048, 4096 + 32};
+    static final int[] FLOAT_COLS = {1, 13, 31, 33, 207, 1021, 4098};
+    static final int[] BATCHES = {1, 2, 3, 5, 8, 17};
+
+    final KernelSupport impl = Kernels.impl();
+    final ScalarKernels scalar = new ScalarKernels();
+
+    @Test
+    void runsTheRequestedWidth() {
+        String bits = System.getProperty("kvserve.vector.bits");
+        if (bits == null || bits.isBlank() || bits.equals("-1")) {
+            assertThat(impl.name()).startsWith("panama-");
+        } else if (bits.equals("0")) {
+            assertThat(impl.name()).isEqualTo("scalar");
+        } else {
+            assertThat(impl.name()).isEqualTo("panama-" + bits);
+        }
+    }
+
+    static Stream<Arguments> matmulCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (GgmlType t : TYPES) {
+            for (int c : BLOCK_COLS) cases.add(Arguments.of(t, c));
+            if (!t.isQuantized()) for (int c : FLOAT_COLS) cases.add(Arguments.of(t, c));
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} cols={1}")
+    @MethodSource("matmulCases")
+    void matmulMatchesScalar(GgmlType type, int cols) {
+        var rnd = new SplittableRandom(cols * 31L + type.id);
+        int rows = 5; // not a multiple of the 4-row tile: exercises the row tail
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
+            for (int batch : BATCHES) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, false), batch);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("types")
+    void matmulExtremeValues(GgmlType type) {
+        var rnd = new SplittableRandom(99 + type.id);
+        int cols = type.isQuantized() ? 4096 + 32 : 1021;
+        int rows = 9;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = randomWeights(arena, type, rows, cols, rnd, true);
+            for (int batch : new int[] {1, 5}) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, true), batch);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("types")
+    void matmulSubrangeAndStride(GgmlType type) {
+        var rnd = new SplittableRandom(5 + type.id);
+        int rows = 23, cols = 256, batch = 6, stride = rows + 5;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
+            float[] x = randomFloats(batch * cols, rnd, false);
+            float[] expected = new float[batch * stride], actual = new float[batch * stride];
+            java.util.Arrays.fill(actual, 42f);
+            java.util.Arrays.fill(expected, 42f);
+            long base = 64; // weights start at an offset inside the segment
+            MemorySegment shifted = arena.allocate(base + w.byteSize());
+            MemorySegment.copy(w, 0, shifted, base, w.byteSize());
+            scalar.matmul(type, shifted, base, cols, x, batch, expected, stride, 3, 18);
+            Kernels.matmul(type, shifted, base, cols, x, batch, actual, stride, 3, 18);
+            for (int b = 0; b < batch; b++) {
+                for (int r = 0; r < stride; r++) {
+                    int o = b * stride + r;
+                    if (r < 3 || r >= 18) assertThat(actual[o]).as("untouched out[%d]", o).isEqualTo(42f);
+                    else assertThat(actual[o]).as("out[%d]", o).isCloseTo(expected[o], org.assertj.core.data.Offset.offset(1e-3f * (1 + Math.abs(expected[o]))));
+                }
+            }
+        }
+    }
+
+    static Stream<GgmlType> types() {
+        return Stream.of(TYPES);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("types")
+    void dequantizeIsExact(GgmlType type) {
+        var rnd = new SplittableRandom(17 + type.id);
+        int n = type.isQuantized() ? 4096 + 32 : 4098;
+        try (Arena arena = Arena.ofConfined()) {
+            // arbitrary bytes, scales included: every bit pattern must decode as the scalar spec does
+            MemorySegment src = arena.allocate(type.bytesFor(n) + 3);
+            for (long i = 0; i < src.byteSize(); i++) src.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
+            for (long off : new long[] {0, 3}) {
+                float[] expected = new float[n + 2], actual = new float[n + 2];
+                scalar.dequantizeRow(type, src, off, expected, 1, n);
+                Kernels.dequantizeRow(type, src, off, actual, 1, n);
+                assertThat(actual).as("%s at byte %d", type, off).containsExactly(expected);
+            }
+        }
+    }
+
+    @Test
+    void everyHalfAndBfloat16Decodes() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment all = arena.allocate(2 * 65536);
+            for (int i = 0; i < 65536; i++) all.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, (short) i);
+            for (GgmlType t : new GgmlType[] {GgmlType.F16, GgmlType.BF16}) {
+                float[] actual = new float[65536];
+                Kernels.dequantizeRow(t, all, 0, actual, 0, 65536);
+                for (int i = 0; i < 65536; i++) {
+                    float e = t == GgmlType.F16 ? Float.float16ToFloat((short) i) : Float.intBitsToFloat(i << 16);
+                    // NaN payloads: Float.float16ToFloat itself differs between interpreter and intrinsic (quiet bit)
+                    boolean same = Float.isNaN(e) ? Float.isNaN(actual[i]) : Float.floatToRawIntBits(actual[i]) == Float.floatToRawIntBits(e);
+                    if (!same) assertThat(actual[i]).as("%s 0x%04x", t, i).isEqualTo(e);
+                }
+            }
+        }
+    }
+
+    @Test
+    void dotAndAxpyMatchScalar() {
+        var rnd = new SplittableRandom(3);
+        for (int n : new int[] {0, 1, 7, 13, 31, 33, 64, 207, 1021, 4098}) {
+            for (boolean extreme : new boolean[] {false, true}) {
+                float[] a = randomFloats(n + 5, rnd, extreme), b = randomFloats(n + 9, rnd, extreme);
+                float expected = scalar.dot(a, 2, b, 7, n);
+                double tol = 0;
+                for (int i = 0; i < n; i++) tol += Math.abs((double) a[2 + i] * b[7 + i]);
+                assertThat((double) Kernels.dot(a, 2, b, 7, n)).as("dot n=%d", n).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-5 * tol + 1e-30));
+                float[] y1 = randomFloats(n + 3, rnd, extreme), y2 = y1.clone();
+                float alpha = (float) rnd.nextGaussian();
+                scalar.axpy(alpha, a, 1, y1, 3, n);
+                Kernels.axpy(alpha, a, 1, y2, 3, n);
+                for (int i = 0; i < y1.length; i++) {
+                    // FMA rounds once, the scalar spec twice: at most one rounding of the product apart
+                    double slack = Math.ulp(y1[i]) + (i >= 3 ? 2 * Math.ulp(alpha * a[1 + i - 3]) : 0);
+                    assertThat((double) y2[i]).as("axpy n=%d i=%d", n, i).isCloseTo(y1[i], org.assertj.core.data.Offset.offset(slack));
+                }
+            }
+        }
+    }
+
+    private void checkMatmul(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int batch) {
+        float[] expected = new float[batch * rows], actual = new float[batch * rows];
+        scalar.matmul(type, w, 0, cols, x, batch, expected, rows, 0, rows);
+        Kernels.matmul(type, w, 0, cols, x, batch, actual, rows, 0, rows);
+        float[] row = new float[cols];
+        long rowBytes = type.bytesFor(cols);
+        for (int r = 0; r < rows; r++) {
+            scalar.dequantizeRow(type, w, r * rowBytes, row, 0, cols);
+            for (int b = 0; b < batch; b++) {
+                double sumAbs = 0;
+                for (int k = 0; k < cols; k++) sumAbs += Math.abs((double) row[k] * x[b * cols + k]);
+                int o = b * rows + r;
+                if (Math.abs((double) actual[o] - expected[o]) <= 2e-5 * sumAbs) continue;
+                assertThat((double) actual[o])
+                        .as("%s cols=%d batch=%d out[b=%d, r=%d]", type, cols, batch, b, r)
+                        .isCloseTo(expected[o], org.assertj.core.data.Offset.offset(2e-5 * sumAbs + 1e-30));
+            }
+        }
+    }
+
+    /** Weights quantised from random floats; extreme: magnitudes from 1e-6 to 1e4 (F16-safe) and zero blocks. */
+    static MemorySegment randomWeights(Arena arena, GgmlType type, int rows, int cols, SplittableRandom rnd, boolean extreme) {
+        long rowBytes = type.bytesFor(cols);
+        MemorySegment w = arena.allocate(rowBytes * rows);
+        float[] src = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < cols; k++) {
+                src[k] = (float) rnd.nextGaussian() * 0.05f;
+                if (extreme) {
+                    int block = k / 32;
+                    if (block % 7 == 3) src[k] = 0f;
+                    else src[k] *= (float) Math.pow(10, (block + r) % 9 - 4);
+                }
+            }
+            new ScalarKernels().quantizeRow(type, src, 0, w, r * rowBytes, cols);
+        }
+        return w;
+    }
+
+    static float[] randomFloats(int n, SplittableRandom rnd, boolean extreme) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+            if (extreme) {
+                int kind = rnd.nextInt(8);
+                if (kind == 0) x[i] = 0f;
+                else if (kind == 1) x[i] *= 1e-30f;
+                else if (kind == 2) x[i] *= 1e15f;
+                else if (kind == 3) x[i] = Float.MIN_VALUE * rnd.nextInt(1, 100);
+            }
+        }
+        return x;
+    }
+}

@@ -1,0 +1,221 @@
+package io.kvserve.model.transformer;
+
+import io.kvserve.kernels.Kernels;
+import io.kvserve.model.Batch;
+import io.kvserve.model.LayerWeights;
+import io.kvserve.model.Matrix;
+import io.kvserve.model.ModelConfig;
+import io.kvserve.model.ModelWeights;
+import io.kvserve.model.RopeLayout;
+import io.kvserve.model.WorkerPool;
+import io.kvserve.model.kv.KvCache;
+
+/**
+ * The forward pass of a Llama-family decoder (Llama 2/3, Mistral, SmolLM, TinyLlama, Qwen2, Qwen3),
+ * over a batch of tokens at once so that each weight row is read once per batch. Per layer: RMSNorm,
+ * q/k/v projections (+ biases for Qwen2, + per-head q/k RMSNorm for Qwen3), RoPE, KV write, causal
+ * attention through the {@link KvCache}, output projection, residual, RMSNorm, SwiGLU FFN, residual.
+ * One instance owns its scratch buffers and is used by one thread at a time.
+ */
+public final class ForwardPass {
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final WorkerPool pool;
+    private final int maxBatch;
+    private final float[] invFreq;            // (ropeDim / 2)
+    private final ThreadLocal<float[]> scores;
+
+    // scratch, (maxBatch, width) each
+    private final float[] x, xb, q, k, v, att, gate, up;
+    private float[] logits = new float[0];
+    private float[] lastRows = new float[0];
+
+    public ForwardPass(ModelConfig config, ModelWeights weights, int maxBatch, WorkerPool pool) {
+        if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be at least 1");
+        this.c = config;
+        this.w = weights;
+        this.pool = pool;
+        this.maxBatch = maxBatch;
+        this.x = new float[maxBatch * c.dim()];
+        this.xb = new float[maxBatch * Math.max(c.dim(), c.qDim())];
+        this.q = new float[maxBatch * c.qDim()];
+        this.k = new float[maxBatch * c.kvDim()];
+        this.v = new float[maxBatch * c.kvDim()];
+        this.att = new float[maxBatch * c.qDim()];
+        this.gate = new float[maxBatch * c.ffnDim()];
+        this.up = new float[maxBatch * c.ffnDim()];
+        this.invFreq = ropeInverseFrequencies(config);
+        int ctx = config.contextLength();
+        this.scores = ThreadLocal.withInitial(() -> new float[Math.min(ctx, 1 << 16)]);
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    /** theta^(-2i/ropeDim), divided by the llama3 / rope_freqs factor of pair i. */
+    static float[] ropeInverseFrequencies(ModelConfig c) {
+        int pairs = c.ropeDim() / 2;
+        float[] f = new float[pairs];
+        for (int i = 0; i < pairs; i++) {
+            double inv = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / c.ropeDim());
+            if (c.ropeFreqFactors() != null) inv /= c.ropeFreqFactors()[i];
+            f[i] = (float) inv;
+        }
+        return f;
+    }
+
+    /**
+     * Runs the batch: appends its keys and values to {@code cache} and returns the logits of the
+     * tokens that want them, {@code (logitRows, vocab)} row-major. The returned array is reused by the
+     * next call.
+     */
+    public float[] forward(Batch batch, KvCache cache) {
+        int n = batch.size();
+        if (n == 0) return new float[0];
+        if (n > maxBatch) throw new IllegalArgumentException("batch of " + n + " tokens exceeds this pass's maximum " + maxBatch);
+        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        for (int i = 0; i < n; i++) {
+            int tok = batch.tokens()[i];
+            if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            int pos = batch.positions()[i];
+            if (pos < 0 || pos >= c.contextLength()) throw new IllegalArgumentException("position " + pos + " is outside the context [0, " + c.contextLength() + ")");
+            w.tokenEmbedding().row(tok, x, i * dim);
+        }
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        for (int l = 0; l < c.nLayers(); l++) {
+            LayerWeights lw = w.layers().get(l);
+            // attention block
+            rmsNormRows(x, xb, lw.attnNorm(), n, dim);
+            matmul3(lw.wq(), q, lw.wk(), k, lw.wv(), v, xb, n);
+            addBias(q, lw.bq(), n, qDim);
+            addBias(k, lw.bk(), n, kvDim);
+            addBias(v, lw.bv(), n, kvDim);
+            if (lw.qNorm() != null) headNorm(q, lw.qNorm(), n * c.nHeads());
+            if (lw.kNorm() != null) headNorm(k, lw.kNorm(), n * c.nKvHeads());
+            for (int i = 0; i < n; i++) {
+                int pos = batch.positions()[i];
+                rope(q, i * qDim, c.nHeads(), pos);
+                rope(k, i * kvDim, c.nKvHeads(), pos);
+                cache.append(l, batch.seqs()[i], pos, k, i * kvDim, v, i * kvDim);
+            }
+            final int layer = l;
+            int group = c.groupSize();
+            long attnWork = (long) n * c.nHeads() * hd * 2L * (batch.positions()[n - 1] + 1);
+            pool.forRange(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
+                float[] s = scores.get();
+                for (int job = from; job < to; job++) {
+                    int i = job / c.nKvHeads(), h = job % c.nKvHeads();
+                    int off = i * qDim + h * group * hd;
+                    cache.attend(layer, batch.seqs()[i], h, q, off, group, batch.positions()[i], scale, att, off, s);
+                }
+            });
+            matmul(lw.wo(), att, xb, n);
+            add(x, xb, n * dim);
+            // feed-forward block
+            rmsNormRows(x, xb, lw.ffnNorm(), n, dim);
+            matmul2(lw.wGate(), gate, lw.wUp(), up, xb, n);
+            swiglu(gate, up, n * c.ffnDim());
+            matmul(lw.wDown(), gate, xb, n);
+            add(x, xb, n * dim);
+        }
+        // final norm and classifier, only for rows that want logits
+        int rows = batch.logitRows();
+        if (lastRows.length < rows * dim) lastRows = new float[rows * dim];
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+            if (batch.wantLogits()[i]) {
+                Kernels.rmsNorm(lastRows, r * dim, x, i * dim, w.outputNorm(), dim, c.rmsEps());
+                r++;
+            }
+        }
+        int vocab = c.vocabSize();
+        if (logits.length < rows * vocab) logits = new float[rows * vocab];
+        if (rows > 0) {
+            Matrix out = w.output();
+            float[] in = lastRows, dst = logits;
+            pool.forRange(vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
+        }
+        return logits;
+    }
+
+    private void rmsNormRows(float[] src, float[] dst, float[] weight, int n, int dim) {
+        if (n == 1) {
+            Kernels.rmsNorm(dst, 0, src, 0, weight, dim, c.rmsEps());
+            return;
+        }
+        pool.forRange(n, 1, (long) n * dim, (a, b) -> {
+            for (int i = a; i < b; i++) Kernels.rmsNorm(dst, i * dim, src, i * dim, weight, dim, c.rmsEps());
+        });
+    }
+
+    /** Qwen3's per-head RMSNorm over each headDim-long vector. */
+    private void headNorm(float[] buf, float[] weight, int heads) {
+        int hd = c.headDim();
+        for (int h = 0; h < heads; h++) Kernels.rmsNorm(buf, h * hd, buf, h * hd, weight, hd, c.rmsEps());
+    }
+
+    private void rope(float[] buf, int off, int heads, int pos) {
+        int hd = c.headDim(), pairs = c.ropeDim() / 2;
+        float p = pos / c.ropeLinearScale();
+        boolean neox = c.ropeLayout() == RopeLayout.NEOX_HALVES;
+        for (int i = 0; i < pairs; i++) {
+            float angle = p * invFreq[i];
+            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
+            for (int h = 0; h < heads; h++) {
+                int base = off + h * hd;
+                int a = neox ? base + i : base + 2 * i;
+                int b = neox ? base + i + pairs : base + 2 * i + 1;
+                float v0 = buf[a], v1 = buf[b];
+                buf[a] = v0 * cos - v1 * sin;
+                buf[b] = v0 * sin + v1 * cos;
+            }
+        }
+    }
+
+    private static void addBias(float[] buf, float[] bias, int n, int width) {
+        if (bias == null) return;
+        for (int i = 0; i < n; i++) for (int j = 0; j < width; j++) buf[i * width + j] += bias[j];
+    }
+
+    private static void add(float[] dst, float[] src, int len) {
+        for (int i = 0; i < len; i++) dst[i] += src[i];
+    }
+
+    private static void swiglu(float[] g, float[] u, int len) {
+        for (int i = 0; i < len; i++) {
+            float a = g[i];
+            g[i] = a / (1f + (float) Math.exp(-a)) * u[i];
+        }
+    }
+
+    private void matmul(Matrix m, float[] in, float[] out, int n) {
+        int rows = m.rows();
+        pool.forRange(rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
+    }
+
+    /** Two projections of the same input in one parallel region (FFN gate and up). */
+    private void matmul2(Matrix m1, float[] o1, Matrix m2, float[] o2, float[] in, int n) {
+        int r1 = m1.rows(), total = r1 + m2.rows();
+        pool.forRange(total, 16, (long) total * m1.cols() * n, (a, b) -> {
+            if (a < r1) Kernels.matmul(m1.type(), m1.data(), 0, m1.cols(), in, n, o1, r1, a, Math.min(b, r1));
+            if (b > r1) Kernels.matmul(m2.type(), m2.data(), 0, m2.cols(), in, n, o2, m2.rows(), Math.max(a, r1) - r1, b - r1);
+        });
+    }
+
+    /** q, k and v projections in one parallel region: fewer hand-offs per layer for small models. */
+    private void matmul3(Matrix mq, float[] oq, Matrix mk, float[] ok, Matrix mv, float[] ov, float[] in, int n) {
+        int rq = mq.rows(), rk = mk.rows(), rv = mv.rows();
+        pool.forRange(rq + rk + rv, 16, (long) (rq + rk + rv) * mq.cols() * n, (a, b) -> {
+            if (a < rq) Kernels.matmul(mq.type(), mq.data(), 0, mq.cols(), in, n, oq, rq, a, Math.min(b, rq));
+            int a2 = Math.max(a, rq), b2 = Math.min(b, rq + rk);
+            if (a2 < b2) Kernels.matmul(mk.type(), mk.data(), 0, mk.cols(), in, n, ok, rk, a2 - rq, b2 - rq);
+            int a3 = Math.max(a, rq + rk);
+            if (a3 < b) Kernels.matmul(mv.type(), mv.data(), 0, mv.cols(), in, n, ov, rv, a3 - rq - rk, b - rq - rk);
+        });
+    }
+}
