@@ -288,6 +288,14 @@ class KQuantsTest {
         }
     }
 
+    /** The forked surefire runs (kvserve.vector.bits = 128, 512) must really exercise those shapes. */
+    @Test
+    void widthFollowsTheProperty() {
+        String bits = System.getProperty("kvserve.vector.bits", "");
+        if (bits.equals("128")) assertThat(PanamaKQuant.describe()).isEqualTo("kquant-128x4");
+        if (bits.equals("512")) assertThat(PanamaKQuant.describe()).isEqualTo("kquant-256x8");   // capped
+    }
+
     @Test
     void facadeRoutesKQuants() {
         int cols = 512, rows = 4;

@@ -39,8 +39,9 @@ import static io.kvserve.kernels.quant.KQuants.QK_K;
  * {@link #MR} weight rows by {@link #NB} activation rows (12 accumulators) sweep it for every
  * activation row. {@code kc} keeps the activation slice in L2 across all row panels.
  *
- * <p>Vector width: that of {@code kvserve.vector.bits} (or the preferred one), capped at 256 bits
- * because a 512-bit int load would span two Q4_K/Q5_K chunks with different scales. Arguments are
+ * <p>Vector width: that of {@code kvserve.vector.bits} (or the preferred one), clamped to 128..256
+ * bits: a 512-bit int load would span two Q4_K/Q5_K chunks with different scales, and below 128
+ * bits a vector would cover less than one Q6_K scale group. Arguments are
  * trusted (checked by {@code Kernels}).
  */
 public final class PanamaKQuant {
@@ -50,7 +51,8 @@ public final class PanamaKQuant {
     static final class KShapes {
         private KShapes() {}
 
-        static final int BITS = Math.min(256, VectorShapesBits.bits());
+        /** 128 or 256: the lane layout needs 4 or 8 int lanes (a 32-byte chunk is 1 or 2 vectors). */
+        static final int BITS = Math.max(128, Math.min(256, VectorShapesBits.bits()));
         static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(BITS)).check(float.class);
         static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(BITS)).check(int.class);
         /** Float (and int) lanes per vector: 4 or 8. */
