@@ -35,6 +35,8 @@ final class PanamaMatmul {
     static final int KC = Integer.getInteger("kvserve.gemm.kc", 256);
     /** Weight rows decoded per block: 64 rows of 256 floats is 64 KB, L2 resident. */
     static final int MC = Math.max(6, Integer.getInteger("kvserve.gemm.mc", 64));
+    /** Upper bound of the per-thread result scratch, in floats (4 MB). */
+    static final int ACC_FLOATS = Integer.getInteger("kvserve.gemm.accFloats", 1 << 20);
 
     static void matmul(BlockKernel k, MemorySegment w, long wOff, int cols,
                        float[] x, int batch, float[] out, int outStride, int row0, int row1) {
@@ -46,11 +48,20 @@ final class PanamaMatmul {
             }
             return;
         }
+        // activation rows go in the lanes, 2L at a time; the last group is padded with zero activations
+        int vec = (batch + 2 * L - 1) / (2 * L) * (2 * L);
+        // rows per pass, so that the result scratch stays under ACC_FLOATS (a vocabulary-sized matrix at batch 512 would not)
+        int pass = Math.max(MC, ACC_FLOATS / vec / MC * MC);
+        for (int p0 = row0; p0 < row1; p0 += pass) {
+            gemm(k, w, wOff, rowBytes, cols, x, batch, vec, out, outStride, p0, Math.min(row1, p0 + pass));
+        }
+    }
+
+    private static void gemm(BlockKernel k, MemorySegment w, long wOff, long rowBytes, int cols, float[] x, int batch, int vec,
+                             float[] out, int outStride, int row0, int row1) {
         int kc = Math.max(k.blockSize, KC / k.blockSize * k.blockSize);
         if (cols <= kc + kc / 2) kc = cols;
         int mc = Math.min(MC, row1 - row0);
-        // activation rows go in the lanes, 2L at a time; the last group is padded with zero activations
-        int vec = (batch + 2 * L - 1) / (2 * L) * (2 * L);
         Scratch sc = Scratch.get(mc * kc, vec * kc, (row1 - row0) * vec);
         float[] panel = sc.panel, xt = sc.xt, acc = sc.acc;
         for (int k0 = 0; k0 < cols; k0 += kc) {
