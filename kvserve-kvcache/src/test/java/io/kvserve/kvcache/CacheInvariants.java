@@ -6,10 +6,10 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Invariants of a paged cache that every operation must keep. */
-final class CacheInvariants {
+public final class CacheInvariants {
     private CacheInvariants() {}
 
-    static void check(PagedKvCache c) {
+    public static void check(PagedKvCache c) {
         Map<Integer, Integer> owners = new HashMap<>();
         for (int seq : c.openSequences()) {
             for (int l = 0; l < c.layers(); l++) {
