@@ -98,7 +98,7 @@ class StorageFidelityTest {
         }
     }
 
-    @ParameterizedTest(name = "KIVI-{0} key scores, vector = scalar")
+    @ParameterizedTest(name = "KIVI-{0} key scores and value rows, vector = scalar")
     @org.junit.jupiter.params.provider.ValueSource(ints = {2, 4})
     void fusedKiviKeyScoresMatchTheScalarSpecification(int bits) {
         SplittableRandom rnd = new SplittableRandom(bits);
@@ -112,6 +112,13 @@ class StorageFidelityTest {
             float[] want = new float[g], got = new float[g];
             KvFormats.keyGroupScores(seg, 0, n, g, bits, q, 0, 0.5f, want, 0, g);
             Kernels.kiviKeyScores(seg, 0, n, g, bits, q, 0, 0.5f, got, 0, g);
+            float[] vs = new float[n], wantV = new float[n], gotV = new float[n];
+            for (int i = 0; i < n; i++) vs[i] = (float) rnd.nextGaussian();
+            MemorySegment vseg = MemorySegment.ofArray(new byte[KvFormats.valueRowBytes(n, bits)]);
+            KvFormats.encodeValue(vs, 0, n, bits, vseg, 0);
+            KvFormats.decodeValue(vseg, 0, n, bits, wantV, 0);
+            Kernels.kiviDecodeValue(vseg, 0, n, bits, gotV, 0);
+            assertThat(gotV).containsExactly(wantV);
             float[] row = new float[n];
             for (int t = 0; t < g; t++) {
                 assertThat(got[t]).isCloseTo(want[t], within(1e-3f * (1 + Math.abs(want[t]))));

@@ -104,4 +104,9 @@ public final class PanamaKernels implements KernelSupport {
                               float[] out, int outOff, int count) {
         PanamaKivi.keyScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
     }
+
+    @Override
+    public void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        PanamaKivi.decodeValue(s, off, n, bits, y, yOff);
+    }
 }

@@ -61,4 +61,28 @@ final class PanamaKivi {
         for (; t + L <= g; t += L) FloatVector.fromArray(F, out, outOff + t).add(bv).mul(sv).intoArray(out, outOff + t);
         for (; t < g; t++) out[outOff + t] = (out[outOff + t] + bias) * scale;
     }
+
+    /** One KIVI value row: per group of channels, codes of one bit plane per byte load, times scale plus minimum. */
+    static void decodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        int gv = KvFormats.valueGroup(n), plane = gv * bits / 8;
+        if (plane % B.length() != 0) {
+            KvFormats.decodeValue(s, off, n, bits, y, yOff);
+            return;
+        }
+        int rec = 4 + plane, planes = 8 / bits, mask = (1 << bits) - 1;
+        for (int c = 0; c < n; c += gv, off += rec) {
+            FloatVector sc = FloatVector.broadcast(F, Float.float16ToFloat(s.get(I16, off)));
+            FloatVector m = FloatVector.broadcast(F, Float.float16ToFloat(s.get(I16, off + 2)));
+            for (int b = 0; b < plane; b += B.length()) {
+                ByteVector codes = ByteVector.fromMemorySegment(B, s, off + 4 + b, LE);
+                for (int part = 0; part < B_PARTS; part++) {
+                    IntVector ci = (IntVector) codes.convertShape(VectorOperators.B2I, I, part);
+                    for (int p = 0; p < planes; p++) {
+                        FloatVector code = (FloatVector) ci.lanewise(VectorOperators.ASHR, bits * p).and(mask).convert(VectorOperators.I2F, 0);
+                        code.fma(sc, m).intoArray(y, yOff + c + p * plane + b + part * L);
+                    }
+                }
+            }
+        }
+    }
 }
