@@ -119,17 +119,10 @@ final class KvStream {
         for (int p = groups(); p < nPages; p++) alloc.release(pages[p]);
         nPages = groups();
         addPage(page);
-        int keepCount = count;
+        // positions and attention stay where they are: only the storage of the tokens moves
         quantized += g;
         count = quantized;
-        int[] pos = Arrays.copyOf(positions, keepCount);
-        float[] att = attention != null ? Arrays.copyOf(attention, keepCount) : null;
-        for (int r = g; r < residual; r++) {
-            appendRow(keys, r * headDim, values, r * headDim);
-        }
-        positions = pos.length >= 16 ? pos : Arrays.copyOf(pos, 16);
-        if (att != null) attention = att.length >= positions.length ? att : Arrays.copyOf(att, positions.length);
-        count = keepCount;
+        for (int r = g; r < residual; r++) appendRow(keys, r * headDim, values, r * headDim);
     }
 
     /** Writes a row-stored token at index {@link #count} without touching positions (used when moving the residual). */
