@@ -27,6 +27,12 @@ public final class EndToEndBenchmark {
     private EndToEndBenchmark() {}
 
     public static Result run(Model model, int threads, int batch, int repetitions, Consumer<String> progress) {
+        return run(model, threads, batch, repetitions, progress, model::newContiguousCache);
+    }
+
+    /** As {@link #run(Model, int, int, int, Consumer)}, with the KV caches made by {@code caches} (context -> cache). */
+    public static Result run(Model model, int threads, int batch, int repetitions, Consumer<String> progress,
+                             java.util.function.IntFunction<KvCache> caches) {
         WorkerPool pool = new WorkerPool(threads);
         try {
             int ctx = Math.min(model.config().contextLength(), 1024);
@@ -35,22 +41,22 @@ public final class EndToEndBenchmark {
             int[] tokens = randomTokens(model.config().vocabSize(), 512 + 64);
             // warm-up: JIT-compile the kernels on the real shapes
             progress.accept("warm-up");
-            prefill(model, pass, tokens, Math.min(64, ctx), ctx);
-            decode(model, pass, tokens, 16, 4, ctx);
+            prefill(caches, pass, tokens, Math.min(64, ctx), ctx);
+            decode(caches, model, pass, tokens, 16, 4, ctx);
             double p128 = 0, p512 = 0, dec = 0, ttft = Double.MAX_VALUE;
             double kvPerToken = 0;
             for (int r = 0; r < repetitions; r++) {
                 progress.accept("prompt 128 (" + (r + 1) + "/" + repetitions + ")");
-                long t = prefill(model, pass, tokens, Math.min(128, ctx), ctx);
+                long t = prefill(caches, pass, tokens, Math.min(128, ctx), ctx);
                 p128 = Math.max(p128, Math.min(128, ctx) * 1e9 / t);
                 ttft = Math.min(ttft, t / 1e6);
                 if (ctx >= 512) {
                     progress.accept("prompt 512 (" + (r + 1) + "/" + repetitions + ")");
-                    long t5 = prefill(model, pass, tokens, 512, ctx);
+                    long t5 = prefill(caches, pass, tokens, 512, ctx);
                     p512 = Math.max(p512, 512 * 1e9 / t5);
                 }
                 progress.accept("decode 64 (" + (r + 1) + "/" + repetitions + ")");
-                double[] d = decode(model, pass, tokens, Math.min(128, ctx - 64), 64, ctx);
+                double[] d = decode(caches, model, pass, tokens, Math.min(128, ctx - 64), 64, ctx);
                 dec = Math.max(dec, d[0]);
                 kvPerToken = d[1];
             }
@@ -69,8 +75,8 @@ public final class EndToEndBenchmark {
     }
 
     /** Nanoseconds to prefill {@code n} tokens and produce the first logits. */
-    private static long prefill(Model model, ForwardPass pass, int[] tokens, int n, int ctx) {
-        try (KvCache cache = model.newContiguousCache(ctx)) {
+    private static long prefill(java.util.function.IntFunction<KvCache> caches, ForwardPass pass, int[] tokens, int n, int ctx) {
+        try (KvCache cache = caches.apply(ctx)) {
             int seq = cache.open();
             cache.reserve(seq, n);
             long t0 = System.nanoTime();
@@ -83,8 +89,8 @@ public final class EndToEndBenchmark {
     }
 
     /** Decode tokens/s over {@code steps} single-token steps after a {@code promptLen} prompt, and KV bytes per token. */
-    private static double[] decode(Model model, ForwardPass pass, int[] tokens, int promptLen, int steps, int ctx) {
-        try (KvCache cache = model.newContiguousCache(ctx)) {
+    private static double[] decode(java.util.function.IntFunction<KvCache> caches, Model model, ForwardPass pass, int[] tokens, int promptLen, int steps, int ctx) {
+        try (KvCache cache = caches.apply(ctx)) {
             int seq = cache.open();
             cache.reserve(seq, promptLen + steps);
             for (int p = 0; p < promptLen; p += pass.maxBatch()) {

@@ -17,6 +17,7 @@ import java.util.concurrent.Callable;
         description = "Measure prompt processing (128 and 512 tokens), decode (64 tokens), TTFT and peak memory.")
 public final class BenchCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions;
+    @Mixin KvOptions kvOptions;
 
     @Option(names = "--json", paramLabel = "FILE", description = "also write the results as JSON")
     Path json;
@@ -31,11 +32,12 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1");
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1");
+        kvOptions.validate();
         long t0 = System.nanoTime();
         try (Model model = modelOptions.load()) {
             System.err.printf("kvserve bench: loaded %s in %.1f s%n", model.name(), (System.nanoTime() - t0) / 1e9);
             EndToEndBenchmark.Result r = EndToEndBenchmark.run(model, modelOptions.threadCount(), batch, repetitions,
-                    step -> System.err.println("kvserve bench: " + step));
+                    step -> System.err.println("kvserve bench: " + step), ctx -> kvOptions.newCache(model, ctx));
             System.out.printf("%-28s %10s %10s %10s %10s %10s %10s%n", "model", "kernels", "pp128 t/s", "pp512 t/s", "tg64 t/s", "ttft ms", "rss MiB");
             System.out.printf("%-28s %10s %10.1f %10.1f %10.2f %10.1f %10.0f%n", r.model(), r.kernels(), r.promptTps128(), r.promptTps512(),
                     r.decodeTps(), r.ttftMs(), r.peakRssMb());

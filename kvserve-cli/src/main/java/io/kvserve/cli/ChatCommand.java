@@ -34,6 +34,7 @@ import java.util.concurrent.Callable;
 public final class ChatCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions;
     @Mixin SamplingOptions sampling;
+    @Mixin KvOptions kvOptions;
 
     @Option(names = "--system", paramLabel = "TEXT", description = "system prompt")
     String system;
@@ -51,6 +52,7 @@ public final class ChatCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        kvOptions.validate();
         try (Model model = modelOptions.load()) {
             Tokenizer tok = model.tokenizer();
             String bos = tok.bosId() >= 0 ? tok.tokenPiece(tok.bosId()) : "";
@@ -64,7 +66,7 @@ public final class ChatCommand implements Callable<Integer> {
             List<ChatMessage> messages = new ArrayList<>();
             if (system != null) messages.add(ChatMessage.system(system));
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            try (KvCache cache = model.newContiguousCache(context)) {
+            try (KvCache cache = kvOptions.newCache(model, context)) {
                 int seq = cache.open();
                 int[] cachedTokens = new int[0];
                 while (true) {

@@ -22,6 +22,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
     @Mixin ModelOptions modelOptions;
     @Mixin SamplingOptions sampling;
+    @Mixin KvOptions kvOptions;
 
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "prompt text (default: \"Once upon a time\")")
     String prompt = "Once upon a time";
@@ -43,6 +44,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         java.io.PrintWriter out = spec.commandLine().getOut();
+        kvOptions.validate();
         try (Model model = modelOptions.load()) {
             Tokenizer tok = model.tokenizer();
             int context = Math.min(ctx != null ? ctx : Math.min(model.config().contextLength(), 4096), model.config().contextLength());
@@ -58,7 +60,7 @@ public final class GenerateCommand implements Callable<Integer> {
             out.flush();
             Generator gen = new Generator(model, Math.min(batch, context), WorkerPool.shared());
             GenerationStats s;
-            try (KvCache cache = model.newContiguousCache(context)) {
+            try (KvCache cache = kvOptions.newCache(model, context)) {
                 s = gen.generate(cache, ids, Math.min(maxTokens, context - ids.length), chooser, id -> {
                     String emitted = stop.feed(dec.feed(id)).emit();
                     out.print(emitted);

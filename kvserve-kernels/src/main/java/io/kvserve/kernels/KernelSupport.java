@@ -1,5 +1,7 @@
 package io.kvserve.kernels;
 
+import io.kvserve.kernels.kv.KvFormats;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -29,4 +31,20 @@ public interface KernelSupport {
 
     /** Encodes {@code n} floats into {@code type} at byte {@code off} (the inverse of dequantizeRow, lossy). */
     void quantizeRow(GgmlType type, float[] src, int srcOff, MemorySegment dst, long off, int n);
+
+    /** Decodes one KV-cache row of {@code n} elements in row format {@code fmt}, see {@link KvFormats}. */
+    default void kvDecodeRow(int fmt, MemorySegment s, long off, float[] y, int yOff, int n) {
+        KvFormats.decodeRow(fmt, s, off, y, yOff, n);
+    }
+
+    /** Scores of one query against a KIVI key group, see {@link KvFormats#keyGroupScores}. */
+    default void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+                               float[] out, int outOff, int count) {
+        KvFormats.keyGroupScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+    }
+
+    /** Decodes one KIVI value row, see {@link KvFormats#decodeValue}. */
+    default void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        KvFormats.decodeValue(s, off, n, bits, y, yOff);
+    }
 }

@@ -85,6 +85,32 @@ public final class Kernels {
         IMPL.quantizeRow(type, src, srcOff, dst, off, n);
     }
 
+    /** Decodes one KV-cache row (format codes of {@link io.kvserve.kernels.kv.KvFormats}). */
+    public static void kvDecodeRow(int fmt, MemorySegment s, long off, float[] y, int yOff, int n) {
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.rowBytes(fmt, n), s.byteSize());
+        IMPL.kvDecodeRow(fmt, s, off, y, yOff, n);
+    }
+
+    /** Attention scores of one query against the first {@code count} tokens of a KIVI key group (fused dequantisation). */
+    public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+                                     float[] out, int outOff, int count) {
+        if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
+        if (count < 0 || count > g || g % (8 / bits) != 0) throw new IllegalArgumentException("count " + count + " / group " + g);
+        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.keyGroupBytes(n, g, bits), s.byteSize());
+        Objects.checkFromIndexSize(qOff, n, q.length);
+        Objects.checkFromIndexSize(outOff, count, out.length);
+        IMPL.kiviKeyScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+    }
+
+    /** Decodes one KIVI value row of {@code n} channels. */
+    public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
+        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.valueRowBytes(n, bits), s.byteSize());
+        Objects.checkFromIndexSize(yOff, n, y.length);
+        IMPL.kiviDecodeValue(s, off, n, bits, y, yOff);
+    }
+
     /** {@code x[i] = x[i] / rms(x) * weight[i]} over {@code n} elements starting at {@code off}, written to out. */
     public static void rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
         float ss = dot(x, xOff, x, xOff, n);

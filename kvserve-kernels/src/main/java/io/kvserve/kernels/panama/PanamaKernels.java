@@ -82,4 +82,31 @@ public final class PanamaKernels implements KernelSupport {
     public void quantizeRow(GgmlType type, float[] src, int srcOff, MemorySegment dst, long off, int n) {
         scalar.quantizeRow(type, src, srcOff, dst, off, n);
     }
+
+    @Override
+    public void kvDecodeRow(int fmt, MemorySegment s, long off, float[] y, int yOff, int n) {
+        switch (fmt) {
+            case io.kvserve.kernels.kv.KvFormats.F16_ROW -> PanamaFloat.decodeHalf(s, off, y, yOff, n, false);
+            case io.kvserve.kernels.kv.KvFormats.Q8_0_ROW -> {
+                if (n % 32 == 0) PanamaQ8.Q8_0.decode(s, off, y, yOff, n);
+                else scalar.kvDecodeRow(fmt, s, off, y, yOff, n);
+            }
+            case io.kvserve.kernels.kv.KvFormats.Q4_0_ROW -> {
+                if (n % 32 == 0) PanamaQ4.Q4_0.decode(s, off, y, yOff, n);
+                else scalar.kvDecodeRow(fmt, s, off, y, yOff, n);
+            }
+            default -> scalar.kvDecodeRow(fmt, s, off, y, yOff, n);
+        }
+    }
+
+    @Override
+    public void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+                              float[] out, int outOff, int count) {
+        PanamaKivi.keyScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+    }
+
+    @Override
+    public void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        PanamaKivi.decodeValue(s, off, n, bits, y, yOff);
+    }
 }

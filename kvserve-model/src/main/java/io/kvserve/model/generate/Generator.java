@@ -70,6 +70,7 @@ public final class Generator {
             int len = Math.min(pass.maxBatch(), prompt.length - p);
             logits = pass.forward(Batch.ofSequence(seq, prompt, p, len, p, false), cache);
         }
+        cache.stepDone(seq);
         long prefill = System.nanoTime() - t0;
         GenerationStats.StopReason reason = GenerationStats.StopReason.MAX_TOKENS;
         int generated = 0;
@@ -103,6 +104,7 @@ public final class Generator {
             one[0] = next;
             cache.reserve(seq, 1);
             logits = pass.forward(Batch.ofSequence(seq, one, 0, 1, n - 1, false), cache);
+            cache.stepDone(seq);
         }
         long decode = generated > 0 ? System.nanoTime() - decodeStart : 0;
         return new GenerationStats(prompt.length - from, generated, prefill, decode, ttft, reason);

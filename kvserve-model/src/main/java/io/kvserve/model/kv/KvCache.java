@@ -45,6 +45,13 @@ public interface KvCache extends AutoCloseable {
     void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
                 float[] out, int outOff, float[] scores);
 
+    /**
+     * Called between forward passes, when no attention is running, after the prompt of {@code seq}
+     * has been prefilled and after each decode step: the point where a compressing cache runs its
+     * press. The first call with a non-empty sequence marks the end of prefill.
+     */
+    default void stepDone(int seq) {}
+
     /** Bytes of KV data held, as the allocator counts them. */
     long bytesInUse();
 

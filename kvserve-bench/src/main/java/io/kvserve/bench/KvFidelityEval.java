@@ -1,0 +1,223 @@
+package io.kvserve.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kvserve.kvcache.KvStorage;
+import io.kvserve.kvcache.PagedKvCache;
+import io.kvserve.kvcache.press.KvPress;
+import io.kvserve.kvcache.press.PressRegistry;
+import io.kvserve.model.Batch;
+import io.kvserve.model.Model;
+import io.kvserve.model.WorkerPool;
+import io.kvserve.model.transformer.ForwardPass;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code kvserve eval kv}: how much a KV configuration (press x element type) changes a model's
+ * predictions. Each story of the text is split into a context, prefilled (then the press runs),
+ * and a continuation, decoded one teacher-forced token at a time (so decode-time presses run too).
+ * Per configuration: KV bytes per token read from the allocator (averaged over the continuation
+ * steps), compression ratio against {@code none+f16}, perplexity of the continuation, and top-1
+ * agreement and mean KL divergence of each next-token distribution against {@code none+f16}.
+ */
+public final class KvFidelityEval {
+    private KvFidelityEval() {}
+
+    public static final String REFERENCE = "none+f16";
+
+    /** One configuration: a press (or none) and an element type, written {@code PRESS+TYPE}. */
+    public record Config(String name, KvPress press, KvStorage storage) {
+        public static Config parse(String text) {
+            String s = text.trim();
+            int plus = s.lastIndexOf('+');
+            String pressSpec = plus < 0 ? s : s.substring(0, plus);
+            String type = plus < 0 ? "f16" : s.substring(plus + 1);
+            try {
+                return new Config(s, PressRegistry.parse(pressSpec), KvStorage.parse(type));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("configuration '" + text + "': " + e.getMessage()
+                        + " (write PRESS+TYPE, e.g. snapkv:ratio=0.5+kivi2 or none+f16)", e);
+            }
+        }
+    }
+
+    public record Result(String config, double kvBytesPerToken, double compressionRatio, double perplexity,
+                         double top1Agreement, double kl, double wallSeconds, int stories, int contextTokens,
+                         int continuationTokens) {}
+
+    /** A story split into context and continuation tokens. */
+    public record Story(int[] tokens, int context) {}
+
+    public record Options(int stories, int minTokens, int maxTokens, double contextFraction, int pageTokens) {
+        public Options {
+            if (stories < 1) throw new IllegalArgumentException("--stories must be >= 1, got " + stories);
+            if (minTokens < 4) throw new IllegalArgumentException("--min-tokens must be >= 4, got " + minTokens);
+            if (maxTokens < minTokens) throw new IllegalArgumentException("--max-tokens " + maxTokens + " is below --min-tokens " + minTokens);
+            if (!(contextFraction > 0 && contextFraction < 1)) throw new IllegalArgumentException("--context-fraction must be in (0, 1), got " + contextFraction);
+            if (pageTokens < 1) throw new IllegalArgumentException("--page-tokens must be >= 1");
+        }
+    }
+
+    /** Paragraphs of the text (blank-line separated) with at least {@code minTokens} tokens, cut to {@code maxTokens}. */
+    public static List<Story> stories(Model m, String text, Options o) {
+        List<Story> r = new ArrayList<>();
+        int limit = Math.min(o.maxTokens(), m.config().contextLength());
+        for (String para : text.split("\\n\\s*\\n")) {
+            if (r.size() == o.stories()) break;
+            String p = para.strip();
+            if (p.isEmpty()) continue;
+            int[] ids = m.tokenizer().encode(p, m.tokenizer().addBosByDefault(), true);
+            if (ids.length < o.minTokens()) continue;
+            if (ids.length > limit) ids = java.util.Arrays.copyOf(ids, limit);
+            int ctx = Math.max(1, (int) Math.round(ids.length * o.contextFraction()));
+            r.add(new Story(ids, ctx));
+        }
+        if (r.isEmpty()) throw new IllegalArgumentException("the text has no paragraph of at least " + o.minTokens() + " tokens");
+        return r;
+    }
+
+    /** Log-softmax of each step, {@code (steps, vocab)}, kept from the reference run. */
+    private record Trace(List<float[]> logProbs, double bytesPerToken, double nll, int tokens) {}
+
+    public static List<Result> run(Model m, List<Story> stories, List<Config> configs, Options o, PrintStream log) {
+        Config ref = Config.parse(REFERENCE);
+        List<Config> all = new ArrayList<>();
+        all.add(ref);
+        for (Config c : configs) if (!c.name().equals(REFERENCE)) all.add(c);
+        ForwardPass fp = m.newForwardPass(Math.min(512, o.maxTokens()), WorkerPool.shared());
+        Trace reference = null;
+        List<Result> results = new ArrayList<>();
+        int ctxTokens = stories.stream().mapToInt(Story::context).sum();
+        int contTokens = stories.stream().mapToInt(s -> s.tokens().length - s.context()).sum();
+        for (Config c : all) {
+            long t0 = System.nanoTime();
+            Trace t = trace(m, fp, stories, c, o);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            if (reference == null) reference = t;
+            double agree = 0, kl = 0;
+            int steps = t.logProbs().size();
+            for (int i = 0; i < steps; i++) {
+                float[] p = reference.logProbs().get(i), q = t.logProbs().get(i);
+                if (argmax(p) == argmax(q)) agree++;
+                double d = 0;
+                for (int v = 0; v < p.length; v++) d += Math.exp(p[v]) * (p[v] - q[v]);
+                kl += Math.max(0, d);
+            }
+            Result r = new Result(c.name(), t.bytesPerToken(), reference.bytesPerToken() / t.bytesPerToken(),
+                    Math.exp(t.nll() / t.tokens()), agree / steps, kl / steps, wall, stories.size(), ctxTokens, contTokens);
+            results.add(r);
+            if (log != null) log.printf(Locale.ROOT, "kvserve eval kv: %-40s %8.1f B/token  ppl %.4f  top1 %.4f  kl %.5f  (%.1f s)%n",
+                    r.config(), r.kvBytesPerToken(), r.perplexity(), r.top1Agreement(), r.kl(), wall);
+        }
+        return results;
+    }
+
+    private static Trace trace(Model m, ForwardPass fp, List<Story> stories, Config c, Options o) {
+        int vocab = m.config().vocabSize();
+        List<float[]> lps = new ArrayList<>();
+        double nll = 0, bytesSum = 0;
+        int n = 0;
+        int[] one = new int[1];
+        for (Story s : stories) {
+            int[] tok = s.tokens();
+            try (PagedKvCache cache = new PagedKvCache(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
+                    m.config().groupSize(), tok.length, c.storage(), o.pageTokens(), 1L << 40, c.press())) {
+                int seq = cache.open();
+                float[] logits = null;
+                for (int p = 0; p < s.context(); p += fp.maxBatch()) {
+                    int len = Math.min(fp.maxBatch(), s.context() - p);
+                    logits = fp.forward(Batch.ofSequence(seq, tok, p, len, p, false), cache);
+                }
+                cache.stepDone(seq);
+                for (int p = s.context(); p < tok.length; p++) {
+                    float[] lp = logSoftmax(logits, vocab);
+                    nll -= lp[tok[p]];
+                    lps.add(lp);
+                    bytesSum += (double) cache.bytesInUse() / cache.length(seq);
+                    n++;
+                    if (p == tok.length - 1) break;
+                    one[0] = tok[p];
+                    logits = fp.forward(Batch.ofSequence(seq, one, 0, 1, p, false), cache);
+                    cache.stepDone(seq);
+                }
+            }
+        }
+        return new Trace(lps, bytesSum / n, nll, n);
+    }
+
+    static float[] logSoftmax(float[] logits, int vocab) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, logits[i]);
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) sum += Math.exp(logits[i] - max);
+        float lse = (float) (max + Math.log(sum));
+        float[] r = new float[vocab];
+        for (int i = 0; i < vocab; i++) r[i] = logits[i] - lse;
+        return r;
+    }
+
+    static int argmax(float[] a) {
+        int b = 0;
+        for (int i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
+        return b;
+    }
+
+    // ---- output ----
+
+    public static String table(List<Result> rs) {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "| %-44s | %10s | %7s | %10s | %6s | %8s | %8s |%n", "config", "KV B/token", "ratio", "perplexity", "top-1", "KL", "wall s"));
+        b.append("|").append("-".repeat(46)).append("|").append("-".repeat(12)).append("|").append("-".repeat(9)).append("|")
+                .append("-".repeat(12)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|").append("-".repeat(10)).append("|\n");
+        for (Result r : rs) {
+            b.append(String.format(Locale.ROOT, "| %-44s | %10.1f | %6.2fx | %10.4f | %6.4f | %8.5f | %8.1f |%n", r.config(), r.kvBytesPerToken(),
+                    r.compressionRatio(), r.perplexity(), r.top1Agreement(), r.kl(), r.wallSeconds()));
+        }
+        return b.toString();
+    }
+
+    public static void writeJson(List<Result> rs, Path file) throws IOException {
+        new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+                .enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), rs);
+    }
+
+    public static void writeCsv(List<Result> rs, Path file) throws IOException {
+        StringBuilder b = new StringBuilder("config,kv_bytes_per_token,compression_ratio,perplexity,top1_agreement,kl,wall_seconds\n");
+        for (Result r : rs) {
+            b.append(String.format(Locale.ROOT, "\"%s\",%.3f,%.4f,%.6f,%.6f,%.6f,%.2f%n", r.config(), r.kvBytesPerToken(), r.compressionRatio(),
+                    r.perplexity(), r.top1Agreement(), r.kl(), r.wallSeconds()));
+        }
+        Files.writeString(file, b);
+    }
+
+    /** Fidelity against compression: perplexity (relative to the reference) and top-1 agreement, one point per config. */
+    public static void writePlot(List<Result> rs, Path file, String title) throws IOException {
+        XYChart chart = new XYChartBuilder().width(1100).height(700).title(title)
+                .xAxisTitle("compression ratio vs none+f16 (KV bytes per token, measured)").yAxisTitle("perplexity increase over none+f16 (%)").build();
+        chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+        chart.getStyler().setMarkerSize(10);
+        double ref = rs.get(0).perplexity();
+        for (Result r : rs) {
+            XYSeries s = chart.addSeries(r.config() + String.format(Locale.ROOT, " (top-1 %.3f)", r.top1Agreement()),
+                    new double[] {r.compressionRatio()}, new double[] {100 * (r.perplexity() / ref - 1)});
+            s.setMarker(SeriesMarkers.CIRCLE);
+        }
+        String name = file.getFileName().toString();
+        String base = name.endsWith(".png") ? file.toString().substring(0, file.toString().length() - 4) : file.toString();
+        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+    }
+}

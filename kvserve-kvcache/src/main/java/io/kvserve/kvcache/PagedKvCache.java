@@ -1,0 +1,391 @@
+package io.kvserve.kvcache;
+
+import io.kvserve.kernels.Kernels;
+import io.kvserve.kernels.kv.KvFormats;
+import io.kvserve.kvcache.press.KvPress;
+import io.kvserve.kvcache.press.PressContext;
+import io.kvserve.model.ModelConfig;
+import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.kv.KvCacheFullException;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * The paged KV cache: per sequence and per (layer, KV head) a {@link KvStream} (block table plus
+ * original positions) over pages from one {@link PageAllocator} with reference counts. Fork shares
+ * pages (copy on write), truncate and presses release them, so {@link #bytesInUse} falls when a
+ * press evicts. Keys and values are stored in the {@link KvStorage} element type; attention reads
+ * quantised pages directly. A {@link KvPress}, if set, runs at {@link #stepDone}: once after
+ * prefill, then every {@link KvPress#decodeInterval} new tokens.
+ *
+ * <p>Appends come from one thread (the forward pass's loop); attention runs on many threads at once
+ * over distinct (token, KV head) pairs.
+ */
+public final class PagedKvCache implements KvCache {
+    /** Tokens per row page unless given: small enough that a partial page wastes little. */
+    public static final int DEFAULT_TOKENS_PER_PAGE = 16;
+
+    private final int layers, kvHeads, headDim, groupSize, maxPositions, tokensPerPage;
+    private final KvStorage storage;
+    private final KvPress press;
+    private final PageAllocator alloc;
+    private final List<Sequence> sequences = new ArrayList<>();
+    private final ThreadLocal<KvStream.Scratch> scratch = ThreadLocal.withInitial(KvStream.Scratch::new);
+
+    private final class Sequence {
+        final KvStream[][] streams = new KvStream[layers][kvHeads];
+        final int[] next = new int[layers];
+        final int window;
+        final float[][][] windowQ;           // (layer, kvHead) -> (window, groupSize, headDim), slot = pos % window
+        final int[][][] windowPos;           // (layer, kvHead) -> (window), -1 when empty
+        int[][] budget;                      // (layer, kvHead) tokens after the prefill press
+        boolean prefilled;
+        int compressedAt;
+
+        Sequence(boolean track) {
+            window = press != null ? press.observationWindow() : 0;
+            windowQ = new float[layers][kvHeads][];
+            windowPos = new int[layers][kvHeads][];
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    streams[l][h] = new KvStream(alloc, storage, headDim, tokensPerPage, track);
+                    if (window > 0) {
+                        windowQ[l][h] = new float[window * groupSize * headDim];
+                        windowPos[l][h] = new int[window];
+                        Arrays.fill(windowPos[l][h], -1);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * @param byteBudget    most bytes the pages may hold; beyond it {@link KvCacheFullException}
+     * @param maxPositions  most positions per sequence (the context)
+     * @param press         compression method, or null
+     */
+    public PagedKvCache(int layers, int kvHeads, int headDim, int groupSize, int maxPositions, KvStorage storage,
+                        int tokensPerPage, long byteBudget, KvPress press) {
+        if (layers < 1 || kvHeads < 1 || headDim < 2 || headDim % 2 != 0 || groupSize < 1) {
+            throw new IllegalArgumentException("bad KV shape: " + layers + " layers, " + kvHeads + " KV heads, head dim " + headDim + ", group " + groupSize);
+        }
+        if (tokensPerPage < 1) throw new IllegalArgumentException("tokens per page must be >= 1, got " + tokensPerPage);
+        if (storage.type().isKivi() && headDim % 4 != 0) throw new IllegalArgumentException("KIVI needs a head dim that is a multiple of 4, got " + headDim);
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.groupSize = groupSize;
+        this.maxPositions = maxPositions;
+        this.storage = storage;
+        this.tokensPerPage = tokensPerPage;
+        this.alloc = new PageAllocator(byteBudget);
+        this.press = press;
+    }
+
+    /** A cache for {@code model}'s shape. */
+    public static PagedKvCache forModel(ModelConfig c, int maxPositions, KvStorage storage, long byteBudget, KvPress press) {
+        return new PagedKvCache(c.nLayers(), c.nKvHeads(), c.headDim(), c.groupSize(), Math.min(maxPositions, c.contextLength()),
+                storage, DEFAULT_TOKENS_PER_PAGE, byteBudget, press);
+    }
+
+    @Override public int layers() { return layers; }
+    @Override public int kvHeads() { return kvHeads; }
+    @Override public int headDim() { return headDim; }
+
+    public KvStorage storage() {
+        return storage;
+    }
+
+    public KvPress press() {
+        return press;
+    }
+
+    public PageAllocator allocator() {
+        return alloc;
+    }
+
+    @Override
+    public synchronized int open() {
+        Sequence s = new Sequence(press != null && press.tracksAttention());
+        for (int i = 0; i < sequences.size(); i++) {
+            if (sequences.get(i) == null) {
+                sequences.set(i, s);
+                return i;
+            }
+        }
+        sequences.add(s);
+        return sequences.size() - 1;
+    }
+
+    private Sequence seq(int id) {
+        Sequence s = id >= 0 && id < sequences.size() ? sequences.get(id) : null;
+        if (s == null) throw new IllegalArgumentException("unknown sequence " + id);
+        return s;
+    }
+
+    @Override
+    public synchronized int fork(int src, int length) {
+        Sequence a = seq(src);
+        if (length < 0 || length > a.next[0]) throw new IllegalArgumentException("fork length " + length + " outside [0, " + a.next[0] + "]");
+        int id = open();
+        Sequence b = seq(id);
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                b.streams[l][h].releaseAll();
+                KvStream sa = a.streams[l][h];
+                b.streams[l][h] = sa.prefix(sa.visible(length - 1));
+            }
+            b.next[l] = Math.min(length, a.next[l]);
+        }
+        b.prefilled = a.prefilled;
+        b.compressedAt = Math.min(a.compressedAt, length);
+        b.budget = a.budget;
+        return id;
+    }
+
+    @Override
+    public synchronized void truncate(int seq, int fromPos) {
+        Sequence s = seq(seq);
+        int p = Math.max(0, fromPos);
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) s.streams[l][h].truncate(s.streams[l][h].visible(p - 1));
+            s.next[l] = Math.min(s.next[l], p);
+        }
+        if (s.next[0] == 0) s.prefilled = false;
+        s.compressedAt = Math.min(s.compressedAt, p);
+    }
+
+    @Override
+    public synchronized void release(int seq) {
+        Sequence s = seq(seq);
+        for (KvStream[] row : s.streams) for (KvStream st : row) st.releaseAll();
+        sequences.set(seq, null);
+    }
+
+    @Override
+    public int length(int seq) {
+        return seq(seq).next[0];
+    }
+
+    /** Upper bound of the bytes one more position takes in every stream. */
+    private long bytesPerPositionBound() {
+        int fmt = storage.type().isKivi() ? KvFormats.F16_ROW : storage.type().rowFormat;
+        return 2L * layers * kvHeads * KvFormats.rowBytes(fmt, headDim);
+    }
+
+    @Override
+    public void reserve(int seq, int tokens) {
+        Sequence s = seq(seq);
+        long need = (long) s.next[0] + tokens;
+        if (need > maxPositions) {
+            throw new KvCacheFullException("the sequence needs " + need + " positions but the cache holds at most " + maxPositions + " (the model's context length or --ctx)");
+        }
+        long bytes = tokens * bytesPerPositionBound();
+        long free = alloc.byteBudget() - alloc.bytesInUse();
+        if (bytes > free) {
+            throw new KvCacheFullException("the KV cache cannot take " + tokens + " more positions (about " + bytes + " bytes, " + free
+                    + " of " + alloc.byteBudget() + " free): free or compress sequences, or raise the KV byte budget");
+        }
+    }
+
+    @Override
+    public void append(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        if (pos != s.next[layer]) throw new IllegalStateException("layer " + layer + " expects position " + s.next[layer] + ", got " + pos);
+        if (pos >= maxPositions) throw new KvCacheFullException("position " + pos + " is beyond the cache's " + maxPositions + " positions");
+        for (int h = 0; h < kvHeads; h++) s.streams[layer][h].append(k, kOff + h * headDim, v, vOff + h * headDim, pos);
+        s.next[layer] = pos + 1;
+    }
+
+    @Override
+    public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
+                       float[] out, int outOff, float[] scores) {
+        Sequence s = seq(seq);
+        if (s.window > 0 && nq == groupSize) {
+            int slot = maxPos % s.window;
+            System.arraycopy(q, qOff, s.windowQ[layer][kvHead], slot * groupSize * headDim, groupSize * headDim);
+            s.windowPos[layer][kvHead][slot] = maxPos;
+        }
+        s.streams[layer][kvHead].attend(q, qOff, nq, maxPos, scale, out, outOff, scratch.get());
+    }
+
+    @Override
+    public void stepDone(int seq) {
+        if (press == null) return;
+        Sequence s = seq(seq);
+        if (s.next[0] == 0) return;
+        if (!s.prefilled) {
+            press.afterPrefill(new Context(seq, s));
+            s.prefilled = true;
+            s.compressedAt = s.next[0];
+            s.budget = new int[layers][kvHeads];
+            for (int l = 0; l < layers; l++) for (int h = 0; h < kvHeads; h++) s.budget[l][h] = s.streams[l][h].count;
+        } else if (press.decodeInterval() > 0 && s.next[0] - s.compressedAt >= press.decodeInterval()) {
+            press.duringDecode(new Context(seq, s));
+            s.compressedAt = s.next[0];
+        }
+    }
+
+    /** Tokens stored for (seq, layer, kvHead). */
+    public int storedTokens(int seq, int layer, int kvHead) {
+        return seq(seq).streams[layer][kvHead].count;
+    }
+
+    /** Original positions stored for (seq, layer, kvHead). */
+    public int[] storedPositions(int seq, int layer, int kvHead) {
+        KvStream st = seq(seq).streams[layer][kvHead];
+        return Arrays.copyOf(st.positions, st.count);
+    }
+
+    /** Pages in the block table of (seq, layer, kvHead). */
+    public int[] pages(int seq, int layer, int kvHead) {
+        KvStream st = seq(seq).streams[layer][kvHead];
+        return Arrays.copyOf(st.pages, st.nPages);
+    }
+
+    /** Ids of open sequences. */
+    public synchronized List<Integer> openSequences() {
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < sequences.size(); i++) if (sequences.get(i) != null) ids.add(i);
+        return ids;
+    }
+
+    /** A view of sequence {@code seq} as a press sees it (for running a press by hand, and tests). */
+    public PressContext pressContext(int seq) {
+        return new Context(seq, seq(seq));
+    }
+
+    @Override
+    public long bytesInUse() {
+        return alloc.bytesInUse();
+    }
+
+    @Override
+    public synchronized void close() {
+        for (int i = 0; i < sequences.size(); i++) if (sequences.get(i) != null) release(i);
+        sequences.clear();
+    }
+
+    private final class Context implements PressContext {
+        private final Sequence s;
+        private final RandomGenerator random;
+
+        Context(int id, Sequence s) {
+            this.s = s;
+            this.random = new SplittableRandom(0x9E3779B97F4A7C15L * (id + 1) + s.next[0]);
+        }
+
+        @Override public int layers() { return layers; }
+        @Override public int kvHeads() { return kvHeads; }
+        @Override public int headDim() { return headDim; }
+        @Override public int groupSize() { return groupSize; }
+        @Override public int sequenceLength() { return s.next[0]; }
+        @Override public int tokens(int layer, int kvHead) { return s.streams[layer][kvHead].count; }
+
+        @Override
+        public int[] positions(int layer, int kvHead) {
+            KvStream st = s.streams[layer][kvHead];
+            return Arrays.copyOf(st.positions, st.count);
+        }
+
+        @Override
+        public float[] keys(int layer, int kvHead) {
+            KvStream st = s.streams[layer][kvHead];
+            float[] k = new float[st.count * headDim];
+            for (int i = 0; i < st.count; i++) st.readKey(i, k, i * headDim);
+            return k;
+        }
+
+        @Override
+        public float[] values(int layer, int kvHead) {
+            KvStream st = s.streams[layer][kvHead];
+            float[] v = new float[st.count * headDim];
+            for (int i = 0; i < st.count; i++) st.readValue(i, v, i * headDim);
+            return v;
+        }
+
+        /** Window slots in position order (layer 0 head 0 holds the same positions as every stream). */
+        private int[] windowSlots() {
+            if (s.window == 0) return new int[0];
+            int[] pos = s.windowPos[0][0];
+            return java.util.stream.IntStream.range(0, s.window).filter(i -> pos[i] >= 0).boxed()
+                    .sorted((a, b) -> Integer.compare(pos[a], pos[b])).mapToInt(Integer::intValue).toArray();
+        }
+
+        @Override
+        public int[] windowPositions() {
+            int[] slots = windowSlots();
+            int[] r = new int[slots.length];
+            for (int i = 0; i < slots.length; i++) r[i] = s.windowPos[0][0][slots[i]];
+            return r;
+        }
+
+        @Override
+        public float[] windowQueries(int layer, int kvHead) {
+            int[] slots = windowSlots();
+            int w = groupSize * headDim;
+            float[] r = new float[slots.length * w];
+            for (int i = 0; i < slots.length; i++) System.arraycopy(s.windowQ[layer][kvHead], slots[i] * w, r, i * w, w);
+            return r;
+        }
+
+        @Override
+        public float[] windowAttention(int layer, int kvHead) {
+            int[] wp = windowPositions();
+            float[] q = windowQueries(layer, kvHead);
+            float[] k = keys(layer, kvHead);
+            int[] pos = positions(layer, kvHead);
+            int n = pos.length;
+            float scale = (float) (1.0 / Math.sqrt(headDim));
+            float[] a = new float[wp.length * groupSize * n];
+            for (int w = 0; w < wp.length; w++) {
+                int visible = 0;
+                while (visible < n && pos[visible] <= wp[w]) visible++;
+                for (int j = 0; j < groupSize; j++) {
+                    int row = (w * groupSize + j) * n, qo = (w * groupSize + j) * headDim;
+                    for (int t = 0; t < visible; t++) a[row + t] = Kernels.dot(q, qo, k, t * headDim, headDim) * scale;
+                    if (visible > 0) Kernels.softmax(a, row, visible);
+                }
+            }
+            return a;
+        }
+
+        @Override
+        public float[] accumulatedAttention(int layer, int kvHead) {
+            KvStream st = s.streams[layer][kvHead];
+            if (st.attention == null) throw new IllegalStateException("this cache does not track attention: the press must return true from tracksAttention()");
+            return Arrays.copyOf(st.attention, st.count);
+        }
+
+        @Override
+        public int budgetAfterPrefill(int layer, int kvHead) {
+            return s.budget != null ? s.budget[layer][kvHead] : s.streams[layer][kvHead].count;
+        }
+
+        @Override
+        public void keep(int layer, int kvHead, int[] indices) {
+            KvStream st = s.streams[layer][kvHead];
+            for (int i = 0; i < indices.length; i++) {
+                if (indices[i] < 0 || indices[i] >= st.count || i > 0 && indices[i] <= indices[i - 1]) {
+                    throw new IllegalArgumentException("keep indices must be increasing within [0, " + st.count + "), got " + Arrays.toString(indices));
+                }
+            }
+            if (indices.length == st.count) return;
+            st.keep(indices);
+        }
+
+        @Override
+        public void convert(KvStorage to) {
+            for (KvStream[] row : s.streams) for (KvStream st : row) st.convert(to);
+        }
+
+        @Override
+        public RandomGenerator random() {
+            return random;
+        }
+    }
+}

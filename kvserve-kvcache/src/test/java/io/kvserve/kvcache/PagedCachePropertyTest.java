@@ -1,0 +1,174 @@
+package io.kvserve.kvcache;
+
+import io.kvserve.kvcache.press.PressContext;
+import io.kvserve.kvcache.press.ScorerPress;
+import io.kvserve.model.kv.KvCacheFullException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Random sequences of append / compress / fork / truncate / release (seeded loops, 12 seeds per
+ * element type) against a plain model of what each stream should hold: after every operation the
+ * allocator's counts match the block tables, no page is both free and owned, and for lossless
+ * storage every stored key and value reads back exactly.
+ */
+class PagedCachePropertyTest {
+    static final int LAYERS = 2, HEADS = 2, DIM = 8, GROUP = 2;
+
+    /** What one stream must hold: position -> (key, value). */
+    static final class Model {
+        final Map<Integer, List<List<float[]>>> seqs = new HashMap<>();   // seq -> stream (l*HEADS+h) -> [pos, k..., v...]
+        final Map<Integer, Integer> next = new HashMap<>();
+    }
+
+    @ParameterizedTest
+    @EnumSource(KvElementType.class)
+    void randomOperationsKeepInvariants(KvElementType type) {
+        for (int seed = 0; seed < 12; seed++) run(type, seed);
+    }
+
+    private void run(KvElementType type, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int tpp = 1 + rnd.nextInt(5);
+        KvStorage storage = new KvStorage(type, rnd.nextInt(3) * 8);
+        boolean exact = type == KvElementType.F32;
+        try (PagedKvCache c = new PagedKvCache(LAYERS, HEADS, DIM, GROUP, 200, storage, tpp, 1L << 24, null)) {
+            Model m = new Model();
+            for (int op = 0; op < 60; op++) {
+                List<Integer> open = c.openSequences();
+                int choice = open.isEmpty() ? 0 : rnd.nextInt(10);
+                if (choice == 0) {
+                    int s = c.open();
+                    m.seqs.put(s, newStreams());
+                    m.next.put(s, 0);
+                } else {
+                    int s = open.get(rnd.nextInt(open.size()));
+                    switch (choice) {
+                        case 1, 2, 3, 4 -> {
+                            int n = 1 + rnd.nextInt(12);
+                            for (int t = 0; t < n && m.next.get(s) < 200; t++) appendToken(c, m, s, rnd);
+                        }
+                        case 5, 6 -> compress(c, m, s, rnd);
+                        case 7 -> {
+                            int len = rnd.nextInt(m.next.get(s) + 1);
+                            int f = c.fork(s, len);
+                            m.seqs.put(f, prefix(m.seqs.get(s), len));
+                            m.next.put(f, len);
+                        }
+                        case 8 -> {
+                            int from = rnd.nextInt(m.next.get(s) + 1);
+                            c.truncate(s, from);
+                            m.seqs.put(s, prefix(m.seqs.get(s), from));
+                            m.next.put(s, Math.min(m.next.get(s), from));
+                        }
+                        default -> {
+                            c.release(s);
+                            m.seqs.remove(s);
+                            m.next.remove(s);
+                        }
+                    }
+                }
+                CacheInvariants.check(c);
+                compare(c, m, exact);
+            }
+            for (int s : c.openSequences()) c.release(s);
+            CacheInvariants.check(c);
+            assertThat(c.bytesInUse()).isZero();
+        }
+    }
+
+    private static List<List<float[]>> newStreams() {
+        List<List<float[]>> r = new ArrayList<>();
+        for (int i = 0; i < LAYERS * HEADS; i++) r.add(new ArrayList<>());
+        return r;
+    }
+
+    private static List<List<float[]>> prefix(List<List<float[]>> src, int len) {
+        List<List<float[]>> r = newStreams();
+        for (int i = 0; i < src.size(); i++) for (float[] e : src.get(i)) if (e[0] < len) r.get(i).add(e);
+        return r;
+    }
+
+    private static void appendToken(PagedKvCache c, Model m, int s, SplittableRandom rnd) {
+        int pos = m.next.get(s);
+        for (int l = 0; l < LAYERS; l++) {
+            float[] k = new float[HEADS * DIM], v = new float[HEADS * DIM];
+            for (int i = 0; i < k.length; i++) {
+                k[i] = (float) rnd.nextGaussian();
+                v[i] = (float) rnd.nextGaussian();
+            }
+            c.append(l, s, pos, k, 0, v, 0);
+            for (int h = 0; h < HEADS; h++) {
+                float[] e = new float[1 + 2 * DIM];
+                e[0] = pos;
+                System.arraycopy(k, h * DIM, e, 1, DIM);
+                System.arraycopy(v, h * DIM, e, 1 + DIM, DIM);
+                m.seqs.get(s).get(l * HEADS + h).add(e);
+            }
+        }
+        m.next.put(s, pos + 1);
+    }
+
+    private static void compress(PagedKvCache c, Model m, int s, SplittableRandom rnd) {
+        PressContext ctx = c.pressContext(s);
+        for (int l = 0; l < LAYERS; l++) {
+            for (int h = 0; h < HEADS; h++) {
+                int n = ctx.tokens(l, h);
+                if (n == 0) continue;
+                float[] scores = new float[n];
+                for (int i = 0; i < n; i++) scores[i] = (float) rnd.nextDouble();
+                int[] keep = ScorerPress.topK(scores, rnd.nextInt(n + 1));
+                long before = c.bytesInUse();
+                ctx.keep(l, h, keep);
+                assertThat(c.bytesInUse()).as("keeping fewer tokens never costs bytes").isLessThanOrEqualTo(before + 4096);
+                List<float[]> old = m.seqs.get(s).get(l * HEADS + h), kept = new ArrayList<>();
+                for (int i : keep) kept.add(old.get(i));
+                m.seqs.get(s).set(l * HEADS + h, kept);
+            }
+        }
+    }
+
+    private static void compare(PagedKvCache c, Model m, boolean exact) {
+        for (int s : c.openSequences()) {
+            assertThat(c.length(s)).isEqualTo(m.next.get(s));
+            PressContext ctx = c.pressContext(s);
+            for (int l = 0; l < LAYERS; l++) {
+                for (int h = 0; h < HEADS; h++) {
+                    List<float[]> want = m.seqs.get(s).get(l * HEADS + h);
+                    int[] pos = ctx.positions(l, h);
+                    assertThat(pos.length).isEqualTo(want.size());
+                    float[] k = ctx.keys(l, h), v = ctx.values(l, h);
+                    for (int i = 0; i < pos.length; i++) {
+                        assertThat(pos[i]).isEqualTo((int) want.get(i)[0]);
+                        if (exact) {
+                            assertThat(Arrays.copyOfRange(k, i * DIM, (i + 1) * DIM)).containsExactly(Arrays.copyOfRange(want.get(i), 1, 1 + DIM));
+                            assertThat(Arrays.copyOfRange(v, i * DIM, (i + 1) * DIM)).containsExactly(Arrays.copyOfRange(want.get(i), 1 + DIM, 1 + 2 * DIM));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void runningOutOfBudgetIsATypedError() {
+        try (PagedKvCache c = new PagedKvCache(1, 1, 8, 1, 1000, KvStorage.of(KvElementType.F32), 4, 4 * 2 * 8 * 4 * 3, null)) {
+            int s = c.open();
+            float[] k = new float[8];
+            for (int p = 0; p < 12; p++) c.append(0, s, p, k, 0, k, 0);
+            assertThatThrownBy(() -> c.append(0, s, 12, k, 0, k, 0)).isInstanceOf(KvCacheFullException.class).hasMessageContaining("KV cache is full");
+            assertThatThrownBy(() -> c.reserve(s, 100)).isInstanceOf(KvCacheFullException.class);
+            CacheInvariants.check(c);
+        }
+    }
+}
