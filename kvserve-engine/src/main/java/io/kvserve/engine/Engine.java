@@ -58,9 +58,15 @@ public final class Engine implements AutoCloseable {
      * @param pageTokens      positions per KV page, the unit of the budget
      * @param kvPages         the KV budget in pages
      * @param prefixEntries   finished sequences kept for prefix reuse; 0 turns reuse off
+     * @param contextLength   positions per sequence at most (prompt plus generated); 0 for the model's
      */
-    public record Config(int maxBatchTokens, int maxRunning, int pageTokens, int kvPages, int prefixEntries) {
+    public record Config(int maxBatchTokens, int maxRunning, int pageTokens, int kvPages, int prefixEntries, int contextLength) {
+        public Config(int maxBatchTokens, int maxRunning, int pageTokens, int kvPages, int prefixEntries) {
+            this(maxBatchTokens, maxRunning, pageTokens, kvPages, prefixEntries, 0);
+        }
+
         public Config {
+            if (contextLength < 0) throw new IllegalArgumentException("contextLength must be >= 0 (0 = the model's), got " + contextLength);
             if (maxBatchTokens < 1) throw new IllegalArgumentException("maxBatchTokens must be >= 1, got " + maxBatchTokens);
             if (maxRunning < 1) throw new IllegalArgumentException("maxRunning must be >= 1, got " + maxRunning);
             if (maxRunning > maxBatchTokens) throw new IllegalArgumentException("maxRunning (" + maxRunning + ") must be <= maxBatchTokens (" + maxBatchTokens + "): every running sequence decodes one token per step");
@@ -160,7 +166,7 @@ public final class Engine implements AutoCloseable {
         this.rng = Objects.requireNonNull(rng, "rng");
         this.pass = model.newForwardPass(config.maxBatchTokens(), pool);
         this.vocab = model.config().vocabSize();
-        this.context = model.config().contextLength();
+        this.context = config.contextLength() > 0 ? Math.min(config.contextLength(), model.config().contextLength()) : model.config().contextLength();
         this.prefixCache = new PrefixCache(cache, config.prefixEntries());
         int b = config.maxBatchTokens();
         bTokens = new int[b];

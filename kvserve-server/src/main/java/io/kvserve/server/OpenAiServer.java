@@ -278,7 +278,7 @@ public final class OpenAiServer implements AutoCloseable {
             for (int i = 0; i < p.n(); i++) {
                 SamplerConfig sc = p.sampling();
                 if (i > 0 && sc.seed() != Engine.RANDOM_SEED) sc = withSeed(sc, sc.seed() + i);
-                EngineRequest r = new EngineRequest(p.prompt(), sc, p.maxTokens(), p.stop(), false, p.topLogprobs(), p.priority(), p.tenant());
+                EngineRequest r = new EngineRequest(p.prompt(), sc, p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs(), p.priority(), p.tenant());
                 Engine.Submission s = engine.submit(r, new QueueSink(i, events, start));
                 if (s.admission() instanceof Admission.Rejected rej) {
                     handles.forEach(Engine.Handle::cancel);

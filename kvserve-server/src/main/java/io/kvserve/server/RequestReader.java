@@ -23,17 +23,17 @@ final class RequestReader {
     enum Kind { CHAT, COMPLETION }
 
     /** kvserve's extensions of the request body. */
-    static final Set<String> EXTENSIONS = Set.of("priority", "tenant", "kv_press", "kv_type");
+    static final Set<String> EXTENSIONS = Set.of("priority", "tenant", "kv_press", "kv_type", "ignore_eos");
     /** Presses and element types this build can apply per request (the paged cache adds more). */
     static final Set<String> PRESSES = Set.of("none");
     static final Set<String> KV_TYPES = Set.of("f32");
 
     private static final Set<String> CHAT_FIELDS = Set.of("model", "messages", "stream", "stream_options", "n", "max_tokens",
             "max_completion_tokens", "temperature", "top_p", "stop", "seed", "logprobs", "top_logprobs", "frequency_penalty",
-            "presence_penalty", "user", "priority", "tenant", "kv_press", "kv_type");
+            "presence_penalty", "user", "priority", "tenant", "kv_press", "kv_type", "ignore_eos");
     private static final Set<String> COMPLETION_FIELDS = Set.of("model", "prompt", "stream", "stream_options", "n", "max_tokens",
             "temperature", "top_p", "stop", "seed", "logprobs", "frequency_penalty", "presence_penalty", "user", "echo", "best_of",
-            "suffix", "priority", "tenant", "kv_press", "kv_type");
+            "suffix", "priority", "tenant", "kv_press", "kv_type", "ignore_eos");
 
     /**
      * A checked request.
@@ -41,7 +41,7 @@ final class RequestReader {
      * @param topLogprobs -1 for no log-probabilities
      */
     record Params(Kind kind, String model, int[] prompt, int n, int maxTokens, SamplerConfig sampling, List<String> stop,
-                  int topLogprobs, boolean stream, boolean includeUsage, int priority, String tenant, List<String> ignored) {}
+                  int topLogprobs, boolean stream, boolean includeUsage, int priority, String tenant, boolean ignoreEos, List<String> ignored) {}
 
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
@@ -125,7 +125,7 @@ final class RequestReader {
             throw ApiException.invalid("'kv_type' '" + kvType + "' is not available in this build; available: " + KV_TYPES, "kv_type");
         }
         return new Params(kind, model, prompt, n, max, sampling, stop, topLogprobs, stream, includeUsage, priority,
-                tenant == null ? "" : tenant, ignored);
+                tenant == null ? "" : tenant, optBool(obj, "ignore_eos", false), ignored);
     }
 
     private int[] chatPrompt(ObjectNode obj) {
