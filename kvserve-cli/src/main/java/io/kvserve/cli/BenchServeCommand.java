@@ -55,6 +55,9 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "tokens each request generates (default: 32)")
     int maxTokens = 32;
 
+    @Option(names = "--warmup-tokens", paramLabel = "N", description = "tokens of the warm-up requests, alone then batched (default: 32)")
+    int warmupTokens = 32;
+
     @Option(names = "--rounds", paramLabel = "N", description = "requests each client sends one after another (default: 1; 2 at concurrency 1)")
     int rounds = 1;
 
@@ -80,7 +83,10 @@ public final class BenchServeCommand implements Callable<Integer> {
             URI uri = URI.create(server.baseUri() + "/v1/completions");
             String key = serving.apiKey != null ? serving.apiKey : System.getenv("KVSERVE_API_KEY");
             System.err.printf("kvserve bench serve: %s, %d threads, %d tokens per request; warming up%n", model.name(), modelOptions.threadCount(), maxTokens);
-            run(http, uri, key, 4, 0);
+            // the JIT must have compiled the decode kernels of every batch shape before the first level is timed
+            run(http, uri, key, warmupTokens, 1, 1);
+            run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
+            run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
             double single = 0;
             for (int c : levels) {
                 int perClient = c == 1 ? Math.max(2, rounds) : rounds;
@@ -113,10 +119,6 @@ public final class BenchServeCommand implements Callable<Integer> {
             if (plot != null) plot(results, model.name(), plot);
         }
         return 0;
-    }
-
-    private void run(HttpClient http, URI uri, String key, int tokens, int unused) throws Exception {
-        run(http, uri, key, tokens, 1, 1);
     }
 
     private List<Sample> run(HttpClient http, URI uri, String key, int tokens, int clients, int perClient) throws Exception {
