@@ -248,7 +248,7 @@ class OpenAiServerTest {
                 }
             }
             pool.close();
-            assertThat(ok).isGreaterThanOrEqualTo(4);
+            assertThat(ok).isGreaterThanOrEqualTo(2);   // at least one accepted and one queued
             assertThat(limited).isGreaterThan(0);
             assertThat(ok + limited).isEqualTo(12);
             assertThat(small.engineStats().running()).isZero();
