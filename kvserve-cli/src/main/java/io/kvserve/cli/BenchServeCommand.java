@@ -1,0 +1,240 @@
+package io.kvserve.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kvserve.model.Model;
+import io.kvserve.server.OpenAiServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import javax.imageio.ImageIO;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code kvserve bench serve}: starts the server in-process on 127.0.0.1, then for each concurrency
+ * level runs that many streaming clients at once over real HTTP and reports aggregate generated
+ * tokens per second, time to first token and inter-token latency (p50, p99).
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Throughput and latency of `kvserve serve` against 1, 2, 4, 8 and 16 concurrent streams.",
+                "Reports aggregate decode tok/s (and its ratio to one stream), TTFT and inter-token latency p50/p99."})
+public final class BenchServeCommand implements Callable<Integer> {
+    @Mixin ModelOptions modelOptions;
+    @Mixin ServingOptions serving;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "write one object per concurrency level as a JSON array")
+    Path json;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "draw throughput and latency against concurrency")
+    Path plot;
+
+    @Option(names = "--concurrency", paramLabel = "N,N,...", split = ",", description = "levels (default: 1,2,4,8,16)")
+    int[] levels = {1, 2, 4, 8, 16};
+
+    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "tokens each request generates (default: 32)")
+    int maxTokens = 32;
+
+    @Option(names = "--warmup-tokens", paramLabel = "N", description = "tokens of the warm-up requests, alone then batched (default: 32)")
+    int warmupTokens = 32;
+
+    @Option(names = "--rounds", paramLabel = "N", description = "requests each client sends one after another (default: 1; 2 at concurrency 1)")
+    int rounds = 1;
+
+    /** One level's result; also the JSON object. */
+    public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
+                        double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms) {}
+
+    private record Sample(long tokens, double ttftMs, List<Double> itlMs) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman and his clever daughter. Every morning";
+
+    @Override
+    public Integer call() throws Exception {
+        if (maxTokens < 2) throw new IllegalArgumentException("--max-tokens must be >= 2, got " + maxTokens);
+        if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
+        int maxLevel = Arrays.stream(levels).max().orElse(1);
+        if (serving.maxRunning < maxLevel) serving.maxRunning = maxLevel;
+        if (serving.maxBatchTokens < serving.maxRunning) serving.maxBatchTokens = serving.maxRunning;
+        List<Level> results = new ArrayList<>();
+        try (Model model = modelOptions.load(); OpenAiServer server = serving.build(model, "127.0.0.1", 0).start()) {
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            URI uri = URI.create(server.baseUri() + "/v1/completions");
+            String key = serving.apiKey != null ? serving.apiKey : System.getenv("KVSERVE_API_KEY");
+            System.err.printf("kvserve bench serve: %s, %d threads, %d tokens per request; warming up%n", model.name(), modelOptions.threadCount(), maxTokens);
+            // the JIT must have compiled the decode kernels of every batch shape before the first level is timed
+            run(http, uri, key, warmupTokens, 1, 1);
+            run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
+            run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
+            double single = 0;
+            for (int c : levels) {
+                int perClient = c == 1 ? Math.max(2, rounds) : rounds;
+                long t0 = System.nanoTime();
+                List<Sample> samples = run(http, uri, key, maxTokens, c, perClient);
+                double wall = (System.nanoTime() - t0) / 1e9;
+                long tokens = samples.stream().mapToLong(Sample::tokens).sum();
+                double tps = tokens / wall;
+                if (c == 1) single = tps;
+                List<Double> ttft = new ArrayList<>(), itl = new ArrayList<>();
+                for (Sample s : samples) {
+                    ttft.add(s.ttftMs());
+                    itl.addAll(s.itlMs());
+                }
+                Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
+                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99));
+                results.add(l);
+                System.err.printf("kvserve bench serve: concurrency %d: %.1f tok/s%n", c, tps);
+            }
+            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
+                    "ttft p50", "ttft p99", "itl p50", "itl p99");
+            for (Level l : results) {
+                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
+                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms());
+            }
+            if (json != null) {
+                new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT)
+                        .writeValue(json.toFile(), results);
+            }
+            if (plot != null) plot(results, model.name(), plot);
+        }
+        return 0;
+    }
+
+    private List<Sample> run(HttpClient http, URI uri, String key, int tokens, int clients, int perClient) throws Exception {
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<List<Sample>>> fs = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                final int client = i;
+                fs.add(pool.submit(() -> {
+                    List<Sample> out = new ArrayList<>();
+                    for (int r = 0; r < perClient; r++) out.add(one(http, uri, key, tokens, client * 1000 + r));
+                    return out;
+                }));
+            }
+            List<Sample> all = new ArrayList<>();
+            for (var f : fs) all.addAll(f.get());
+            return all;
+        }
+    }
+
+    /** One streaming request; each client uses its own tenant so that no prefix is shared between them. */
+    private Sample one(HttpClient http, URI uri, String key, int tokens, int id) throws Exception {
+        String body = JSON.createObjectNode().put("prompt", PROMPT).put("max_tokens", tokens).put("temperature", 0).put("stream", true)
+                .put("ignore_eos", true).put("tenant", "bench-" + id).set("stream_options", JSON.createObjectNode().put("include_usage", true)).toString();
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
+        if (key != null) b.header("Authorization", "Bearer " + key);
+        long t0 = System.nanoTime();
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
+        if (r.statusCode() != 200) throw new IllegalStateException("the server answered " + r.statusCode() + ": " + String.join("\n", r.body().toList()));
+        long[] last = {0};
+        double[] ttft = {-1};
+        long[] generated = {0};
+        List<Double> itl = new ArrayList<>();
+        r.body().forEach(line -> {
+            if (!line.startsWith("data: ") || line.equals("data: [DONE]")) return;
+            long now = System.nanoTime();
+            try {
+                JsonNode chunk = JSON.readTree(line.substring(6));
+                if (chunk.hasNonNull("usage")) generated[0] = chunk.get("usage").get("completion_tokens").asLong();
+                JsonNode ch = chunk.get("choices");
+                if (ch == null || ch.isEmpty() || ch.get(0).path("text").asText().isEmpty()) return;
+            } catch (Exception e) {
+                throw new IllegalStateException("bad chunk: " + line, e);
+            }
+            if (ttft[0] < 0) ttft[0] = (now - t0) / 1e6;
+            else itl.add((now - last[0]) / 1e6);
+            last[0] = now;
+        });
+        return new Sample(generated[0], ttft[0], itl);
+    }
+
+    static double pct(List<Double> xs, int p) {
+        if (xs.isEmpty()) return Double.NaN;
+        List<Double> s = new ArrayList<>(xs);
+        Collections.sort(s);
+        int i = (int) Math.ceil(p / 100.0 * s.size()) - 1;
+        return s.get(Math.max(0, Math.min(s.size() - 1, i)));
+    }
+
+    /** Two panels: aggregate tok/s with the linear ideal, and TTFT / ITL p50 and p99, against concurrency (log 2). */
+    static void plot(List<Level> levels, String title, Path file) throws java.io.IOException {
+        int w = 1000, h = 420, pad = 60, pw = (w - 3 * pad) / 2, ph = h - 2 * pad;
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, w, h);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        g.setColor(Color.BLACK);
+        g.drawString("kvserve bench serve: " + title, pad, 25);
+        double maxC = levels.stream().mapToInt(Level::concurrency).max().orElse(1);
+        double single = levels.getFirst().decodeTpsTotal();
+        double maxTps = Math.max(levels.stream().mapToDouble(Level::decodeTpsTotal).max().orElse(1), 0);
+        double maxLat = levels.stream().mapToDouble(l -> Math.max(l.ttftP99Ms(), l.itlP99Ms())).max().orElse(1);
+        double[] xs = levels.stream().mapToDouble(l -> Math.log(l.concurrency()) / Math.log(2)).toArray();
+        double xMax = Math.max(1, Math.log(maxC) / Math.log(2));
+        panel(g, pad, pad, pw, ph, xs, xMax, new double[][]{levels.stream().mapToDouble(Level::decodeTpsTotal).toArray(),
+                        levels.stream().mapToDouble(l -> Math.min(single * l.concurrency(), maxTps * 1.1)).toArray()},
+                new String[]{"aggregate decode tok/s", "linear (x concurrency)"}, new Color[]{new Color(0x1f77b4), Color.LIGHT_GRAY}, maxTps * 1.1, levels);
+        panel(g, 2 * pad + pw, pad, pw, ph, xs, xMax, new double[][]{levels.stream().mapToDouble(Level::ttftP50Ms).toArray(),
+                        levels.stream().mapToDouble(Level::ttftP99Ms).toArray(), levels.stream().mapToDouble(Level::itlP50Ms).toArray(),
+                        levels.stream().mapToDouble(Level::itlP99Ms).toArray()},
+                new String[]{"TTFT p50 ms", "TTFT p99 ms", "ITL p50 ms", "ITL p99 ms"},
+                new Color[]{new Color(0xd62728), new Color(0xff9896), new Color(0x2ca02c), new Color(0x98df8a)}, maxLat * 1.1, levels);
+        g.dispose();
+        ImageIO.write(img, "png", file.toFile());
+    }
+
+    private static void panel(Graphics2D g, int x0, int y0, int pw, int ph, double[] xs, double xMax, double[][] series, String[] names,
+                              Color[] colors, double yMax, List<Level> levels) {
+        g.setColor(Color.BLACK);
+        g.drawRect(x0, y0, pw, ph);
+        for (int i = 0; i <= 4; i++) {
+            int y = y0 + ph - i * ph / 4;
+            g.setColor(new Color(0xeeeeee));
+            g.drawLine(x0 + 1, y, x0 + pw - 1, y);
+            g.setColor(Color.BLACK);
+            g.drawString(String.format("%.0f", yMax * i / 4), x0 - 45, y + 4);
+        }
+        for (int i = 0; i < xs.length; i++) {
+            int x = x0 + (int) (xs[i] / xMax * pw);
+            g.drawString(Integer.toString(levels.get(i).concurrency()), x - 4, y0 + ph + 15);
+        }
+        g.drawString("concurrent streams", x0 + pw / 2 - 50, y0 + ph + 32);
+        g.setStroke(new BasicStroke(2f));
+        for (int s = 0; s < series.length; s++) {
+            g.setColor(colors[s]);
+            int px = -1, py = -1;
+            for (int i = 0; i < xs.length; i++) {
+                int x = x0 + (int) (xs[i] / xMax * pw), y = y0 + ph - (int) (series[s][i] / yMax * ph);
+                g.fillOval(x - 3, y - 3, 6, 6);
+                if (px >= 0) g.drawLine(px, py, x, y);
+                px = x;
+                py = y;
+            }
+            g.drawString(names[s], x0 + 10, y0 + 15 + 15 * s);
+        }
+        g.setStroke(new BasicStroke(1f));
+    }
+}

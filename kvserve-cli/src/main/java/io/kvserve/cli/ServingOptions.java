@@ -1,0 +1,106 @@
+package io.kvserve.cli;
+
+import io.kvserve.engine.AdmissionPolicy;
+import io.kvserve.engine.Engine;
+import io.kvserve.engine.Scheduler;
+import io.kvserve.model.Model;
+import io.kvserve.model.WorkerPool;
+import io.kvserve.model.chat.ChatTemplate;
+import io.kvserve.model.chat.FallbackTemplates;
+import io.kvserve.model.tokenizer.Tokenizer;
+import io.kvserve.server.OpenAiServer;
+import io.kvserve.server.ServerConfig;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.SplittableRandom;
+
+/** Engine and server limits shared by {@code serve} and {@code bench serve}. */
+public final class ServingOptions {
+    @Option(names = "--served-model-name", paramLabel = "NAME", description = "model id clients use (default: the model file's name without its extension)")
+    String servedModelName;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "require 'Authorization: Bearer KEY' on /v1 (default: $KVSERVE_API_KEY, else none)")
+    String apiKey;
+
+    @Option(names = "--ctx", paramLabel = "N", description = "context window per sequence (default: the model's, at most 4096)")
+    Integer ctx;
+
+    @Option(names = "--max-running", paramLabel = "N", description = "sequences decoding together in one batch (default: 16)")
+    int maxRunning = 16;
+
+    @Option(names = "--max-batch-tokens", paramLabel = "N", description = "tokens per forward pass: decode tokens plus prefill chunks (default: 256)")
+    int maxBatchTokens = 256;
+
+    @Option(names = "--kv-tokens", paramLabel = "N", description = "KV budget in token positions over all sequences (default: max-running x ctx)")
+    Integer kvTokens;
+
+    @Option(names = "--page-tokens", paramLabel = "N", description = "positions per KV page, the budget's unit (default: 16)")
+    int pageTokens = 16;
+
+    @Option(names = "--prefix-cache", paramLabel = "N", description = "finished sequences kept for prefix reuse; 0 turns it off (default: 32)")
+    int prefixEntries = 32;
+
+    @Option(names = "--scheduler", paramLabel = "POLICY", description = "fcfs, priority or cache-aware (default: fcfs)")
+    String scheduler = "fcfs";
+
+    @Option(names = "--max-queue", paramLabel = "N", description = "requests that may wait for room; more get 429 (default: 64)")
+    int maxQueue = 64;
+
+    @Option(names = "--queue-timeout", paramLabel = "SECONDS", description = "longest wait in the queue before 429 (default: 30)")
+    double queueTimeout = 30;
+
+    @Option(names = "--retry-after", paramLabel = "SECONDS", description = "Retry-After of a 429 (default: 1)")
+    int retryAfter = 1;
+
+    @Option(names = "--max-body-bytes", paramLabel = "N", description = "largest request body; larger get 413 (default: 1048576)")
+    long maxBodyBytes = 1 << 20;
+
+    @Option(names = "--max-connections", paramLabel = "N", description = "requests handled at once; more get 503 (default: 256)")
+    int maxConnections = 256;
+
+    @Option(names = "--drain-timeout", paramLabel = "SECONDS", description = "how long shutdown waits for running requests (default: 30)")
+    int drainTimeout = 30;
+
+    int context(Model model) {
+        int c = Math.min(ctx != null ? ctx : Math.min(model.config().contextLength(), 4096), model.config().contextLength());
+        if (c < 2) throw new IllegalArgumentException("--ctx must be >= 2, got " + c);
+        return c;
+    }
+
+    static String defaultModelName(Model model) {
+        String f = model.path().getFileName().toString();
+        int dot = f.lastIndexOf('.');
+        return dot > 0 ? f.substring(0, dot) : f;
+    }
+
+    static ChatTemplate template(Model model) {
+        Tokenizer tok = model.tokenizer();
+        String bos = tok.bosId() >= 0 ? tok.tokenPiece(tok.bosId()) : "";
+        String eos = tok.eosId() >= 0 ? tok.tokenPiece(tok.eosId()) : "";
+        return model.gguf() != null ? ChatTemplate.fromGguf(model.gguf(), bos, eos) : ChatTemplate.builtIn(FallbackTemplates.Kind.PLAIN, bos, eos);
+    }
+
+    /** The engine (started) and the server (not started) for {@code model}. */
+    OpenAiServer build(Model model, String host, int port) throws IOException {
+        if (maxRunning < 1) throw new IllegalArgumentException("--max-running must be >= 1, got " + maxRunning);
+        if (maxBatchTokens < maxRunning) throw new IllegalArgumentException("--max-batch-tokens (" + maxBatchTokens + ") must be >= --max-running (" + maxRunning + ")");
+        if (maxQueue < 0) throw new IllegalArgumentException("--max-queue must be >= 0, got " + maxQueue);
+        if (!(queueTimeout > 0)) throw new IllegalArgumentException("--queue-timeout must be > 0, got " + queueTimeout);
+        int context = context(model);
+        long tokens = kvTokens != null ? kvTokens : (long) maxRunning * context;
+        if (tokens < context) throw new IllegalArgumentException("--kv-tokens (" + tokens + ") must hold at least one full context (" + context + ")");
+        int pages = (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
+        Engine.Config cfg = new Engine.Config(maxBatchTokens, maxRunning, pageTokens, pages, prefixEntries, context);
+        Clock clock = Clock.systemUTC();
+        Engine engine = new Engine(model, model.newContiguousCache(context), WorkerPool.shared(), cfg, Scheduler.named(scheduler, clock),
+                AdmissionPolicy.kvBudget(maxQueue, Duration.ofMillis((long) (queueTimeout * 1000)), Duration.ofSeconds(retryAfter)),
+                clock, new SplittableRandom(System.nanoTime())).start();
+        String key = apiKey != null ? apiKey : System.getenv("KVSERVE_API_KEY");
+        String name = servedModelName != null ? servedModelName : defaultModelName(model);
+        ServerConfig sc = new ServerConfig(host, port, name, key, maxBodyBytes, maxConnections, Duration.ofSeconds(drainTimeout));
+        return new OpenAiServer(engine, template(model), sc);
+    }
+}

@@ -1,0 +1,70 @@
+package io.kvserve.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kvserve.model.TestAssets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code kvserve bench serve} end to end on stories260K, and {@code serve}'s options. */
+class BenchServeCommandTest {
+    @TempDir
+    Path dir;
+
+    static int run(StringWriter err, String... args) {
+        CommandLine cl = Main.commandLine();
+        cl.setOut(new PrintWriter(new StringWriter(), true));
+        cl.setErr(new PrintWriter(err, true));
+        return cl.execute(args);
+    }
+
+    @Test
+    void benchServeWritesOneObjectPerConcurrencyLevel() throws Exception {
+        Path model = TestAssets.require("models/stories260K.gguf");
+        Path json = dir.resolve("serve.json"), png = dir.resolve("serve.png");
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "1,2,4", "--max-tokens", "6", "--warmup-tokens", "4",
+                "--json", json.toString(), "--plot", png.toString());
+        assertThat(code).as(err.toString()).isZero();
+        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        assertThat(levels.size()).isEqualTo(3);
+        for (int i = 0; i < 3; i++) {
+            JsonNode l = levels.get(i);
+            assertThat(l.get("concurrency").asInt()).isEqualTo(1 << i);
+            for (String f : new String[]{"decode_tps_total", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"}) {
+                assertThat(l.get(f).asDouble()).as(f).isPositive();
+            }
+            assertThat(l.get("generated_tokens").asLong()).isEqualTo(6L * Math.max(2, 1 << i));
+        }
+        assertThat(Files.size(png)).isPositive();
+    }
+
+    @Test
+    void benchKeepsItsOwnOptionsAndListsServe() {
+        CommandLine cl = Main.commandLine().getSubcommands().get("bench");
+        assertThat(cl.getSubcommands()).containsKey("serve");
+        assertThat(cl.getCommandSpec().findOption("--json")).isNotNull();
+        assertThat(cl.getCommandSpec().findOption("--threads")).isNotNull();
+        CommandLine serve = Main.commandLine().getSubcommands().get("serve");
+        for (String o : new String[]{"--model", "--port", "--served-model-name", "--api-key", "--max-running", "--max-queue",
+                "--max-body-bytes", "--max-connections", "--scheduler", "--kv-tokens"}) {
+            assertThat(serve.getCommandSpec().findOption(o)).as(o).isNotNull();
+        }
+    }
+
+    @Test
+    void badServeOptionsAreOneLineErrors() {
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", TestAssets.require("models/stories260K.gguf").toString(), "--scheduler", "random", "--concurrency", "1");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("unknown scheduler 'random'");
+    }
+}
