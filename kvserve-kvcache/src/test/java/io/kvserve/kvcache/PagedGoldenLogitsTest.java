@@ -19,11 +19,11 @@ import static org.assertj.core.api.Assertions.within;
 /**
  * With no press and F32 storage the paged cache changes nothing: stories260K reproduces llama2.c's
  * greedy run (every argmax over 256 positions, the recorded logits within 1e-4) through it, with
- * token-by-token decode and with batched prefill, at two page sizes.
+ * token-by-token decode and with batched prefill, with 3-token pages (so many page boundaries are crossed).
  */
 class PagedGoldenLogitsTest {
     @ParameterizedTest
-    @ValueSource(ints = {1, 16})
+    @ValueSource(ints = {3})
     void goldenRunThroughPagedF32Cache(int tokensPerPage) throws Exception {
         JsonNode g = new ObjectMapper().readTree(TestAssets.require("models/stories260K.greedy.json").toFile());
         try (Model m = Model.load(TestAssets.require("models/stories260K.gguf"), null)) {
