@@ -215,7 +215,7 @@ public final class BenchServeCommand implements Callable<Integer> {
             g.setColor(new Color(0xeeeeee));
             g.drawLine(x0 + 1, y, x0 + pw - 1, y);
             g.setColor(Color.BLACK);
-            g.drawString(String.format("%.0f", yMax * i / 4), x0 - 45, y + 4);
+            g.drawString(String.format(yMax < 10 ? "%.1f" : "%.0f", yMax * i / 4), x0 - 45, y + 4);
         }
         for (int i = 0; i < xs.length; i++) {
             int x = x0 + (int) (xs[i] / xMax * pw);

@@ -484,7 +484,11 @@ public final class Engine implements AutoCloseable {
             s.state = new RequestState.Prefilling(s.kvLen + chunk, s.n, s.cachedTokens);
         }
         // a cache that ran out of room despite the budget (a compressed or shared cache counts differently): recompute later
-        for (Sequence s : full) preempt(s);
+        // alone in the cache it can never fit: fail it rather than retry forever
+        for (Sequence s : full) {
+            if (running.size() == 1) finish(s, FinishReason.ERROR, "the KV cache has no room for this sequence even alone");
+            else preempt(s);
+        }
         return n;
     }
 

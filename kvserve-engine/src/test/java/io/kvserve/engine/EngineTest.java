@@ -279,6 +279,21 @@ class EngineTest {
         }
     }
 
+    @Test
+    void aCacheSmallerThanTheBudgetPreemptsAndNeverLoops() {
+        // the cache holds 48 positions per sequence, the engine believes 512: the cache's refusal must end the request, not hang
+        KvCache small = model.newContiguousCache(48);
+        try (Engine e = new Engine(model, small, WorkerPool.shared(), new Engine.Config(64, 4, 16, 512, 0), Scheduler.fcfs(),
+                AdmissionPolicy.kvBudget(8, Duration.ofMinutes(1), Duration.ofSeconds(1)), Clock.systemUTC(), new SplittableRandom(3))) {
+            CollectingSink s = new CollectingSink();
+            e.submit(EngineRequest.greedy(encode(PROMPTS[0]), 100).withPriority(0), s);
+            runUntilIdle(e);
+            assertThat(s.completion.reason()).isEqualTo(FinishReason.ERROR);
+            assertThat(s.tokens.size()).isGreaterThan(30);
+            assertThat(e.stats().pagesFree()).isEqualTo(512);
+        }
+    }
+
     static final class MutableClock extends Clock {
         Instant now = Instant.parse("2026-01-01T00:00:00Z");
 
