@@ -171,4 +171,25 @@ class PagedCachePropertyTest {
             CacheInvariants.check(c);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void forkSharesPagesUntilAWriteCopiesOne() {
+        try (PagedKvCache c = new PagedKvCache(1, 1, 8, 1, 1000, KvStorage.of(KvElementType.F16), 16, 1L << 20, null)) {
+            int s = c.open();
+            float[] k = new float[8];
+            for (int p = 0; p < 24; p++) c.append(0, s, p, k, 0, k, 0);
+            long one = c.bytesInUse();
+            int f = c.fork(s, 24);
+            assertThat(c.bytesInUse()).as("a fork shares every page").isEqualTo(one);
+            assertThat(c.pages(f, 0, 0)).containsExactly(c.pages(s, 0, 0));
+            c.append(0, f, 24, k, 0, k, 0);
+            assertThat(c.pages(f, 0, 0)[0]).as("the full page stays shared").isEqualTo(c.pages(s, 0, 0)[0]);
+            assertThat(c.pages(f, 0, 0)[1]).as("the written page was copied").isNotEqualTo(c.pages(s, 0, 0)[1]);
+            assertThat(c.bytesInUse()).isEqualTo(one + one / 2);
+            c.truncate(s, 8);
+            c.release(f);
+            CacheInvariants.check(c);
+            assertThat(c.bytesInUse()).isEqualTo(one / 2);
+        }
+    }
 }
