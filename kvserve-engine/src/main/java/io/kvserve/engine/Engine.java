@@ -138,6 +138,7 @@ public final class Engine implements AutoCloseable {
     private final PrefixCache prefixCache;
     private final AtomicLong ids = new AtomicLong();
     private final AtomicInteger queuedCount = new AtomicInteger();
+    private final AtomicInteger active = new AtomicInteger();      // submitted and not yet finished
     private final AtomicLong rejected = new AtomicLong();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
@@ -234,6 +235,7 @@ public final class Engine implements AutoCloseable {
         Instant deadline = a instanceof Admission.Queued q ? now.plus(q.timeout()) : null;
         Sequence seq = new Sequence(this, ids.incrementAndGet(), request, sink, now, deadline);
         queuedCount.incrementAndGet();
+        active.incrementAndGet();
         incoming.add(seq);
         wake();
         return new Submission(a, new Handle(seq));
@@ -291,7 +293,7 @@ public final class Engine implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         lock.lock();
         try {
-            while (queuedCount.get() > 0 || stats.running() > 0) {
+            while (active.get() > 0) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) return false;
                 work.signalAll();
@@ -551,6 +553,8 @@ public final class Engine implements AutoCloseable {
             s.sink.onFinish(new Completion(reason, tail, s.promptLen, s.cachedTokens, s.generated, error));
         } catch (RuntimeException ignored) {
             // a broken sink must not stop the engine
+        } finally {
+            active.decrementAndGet();
         }
     }
 
