@@ -50,6 +50,7 @@ import java.util.concurrent.TimeUnit;
 public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
+    private static final String BODY_READ = "kvserve.bodyRead";
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final Engine engine;
@@ -245,6 +246,7 @@ public final class OpenAiServer implements AutoCloseable {
             body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, config.maxBodyBytes() + 1));
         }
         if (body.length > config.maxBodyBytes()) throw tooLarge(body.length);
+        ex.setAttribute(BODY_READ, Boolean.TRUE);
         if (body.length == 0) throw ApiException.invalid("the request body is empty: send a JSON object", null);
         try {
             return JSON.readTree(body);
@@ -439,6 +441,8 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static int sendError(HttpExchange ex, ApiException e) {
         try {
+            // an unread request body leaves the connection unusable: tell the client not to reuse it
+            if (!"GET".equals(ex.getRequestMethod()) && ex.getAttribute(BODY_READ) == null) ex.getResponseHeaders().set("Connection", "close");
             if (e.retryAfter() != null) ex.getResponseHeaders().set("Retry-After", Long.toString(Math.max(1, (e.retryAfter().toMillis() + 999) / 1000)));
             return sendJson(ex, e.status(), errorBody(e));
         } catch (IOException io) {

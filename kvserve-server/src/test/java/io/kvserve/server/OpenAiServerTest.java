@@ -178,7 +178,12 @@ class OpenAiServerTest {
         assertError(post("/v1/chat/completions", "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}"), 400, "invalid_request_error", "messages[0].role");
         assertError(post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"kv_press\":\"snapkv\"}"), 400, "invalid_request_error", "kv_press");
         assertError(post("/v1/completions", "{\"prompt\":\"" + "Once upon a time ".repeat(1500) + "\"}"), 400, "invalid_request_error", "prompt");
-        assertError(post("/v1/completions", "{\"prompt\":\"" + "x".repeat(70_000) + "\"}"), 413, "invalid_request_error", null);
+        // a refused body is not read: the next request must still work (repeated, so that connection reuse is exercised)
+        for (int i = 0; i < 3; i++) {
+            assertError(post("/v1/completions", "{\"prompt\":\"" + "x".repeat(200_000) + "\"}"), 413, "invalid_request_error", null);
+            assertError(post(server, "/v1/completions", "{\"prompt\":\"" + "x".repeat(200_000) + "\"}", "sk-bad"), 401, "invalid_request_error", null);
+            assertThat(get(server, "/health", null).statusCode()).isEqualTo(200);
+        }
         assertError(post("/v1/nothing", "{}"), 404, "invalid_request_error", null);
         assertError(get(server, "/v1/completions", "sk-test"), 405, "invalid_request_error", null);
         // unknown fields are ignored and reported
