@@ -51,6 +51,7 @@ public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
     private static final String BODY_READ = "kvserve.bodyRead";
+    private static final long DRAIN_LIMIT = 64L << 20;
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
 
     private final Engine engine;
@@ -419,6 +420,18 @@ public final class OpenAiServer implements AutoCloseable {
         out.flush();
     }
 
+    /** Reads and discards the rest of the request body, at most {@value #DRAIN_LIMIT} bytes. */
+    private static void drain(HttpExchange ex) {
+        try {
+            InputStream in = ex.getRequestBody();
+            byte[] buf = new byte[64 * 1024];
+            long left = DRAIN_LIMIT;
+            for (int r; left > 0 && (r = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) left -= r;
+        } catch (IOException ignored) {
+            // the client is gone; nothing to answer
+        }
+    }
+
     private static int sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
         byte[] bytes = JSON.writeValueAsBytes(body);
         ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -441,8 +454,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     private static int sendError(HttpExchange ex, ApiException e) {
         try {
-            // an unread request body leaves the connection unusable: tell the client not to reuse it
-            if (!"GET".equals(ex.getRequestMethod()) && ex.getAttribute(BODY_READ) == null) ex.getResponseHeaders().set("Connection", "close");
+            if (!"GET".equals(ex.getRequestMethod()) && ex.getAttribute(BODY_READ) == null) {
+                // a client still uploading would get a reset instead of this answer: read what it sends (up to a
+                // bound), and do not let it reuse the connection
+                drain(ex);
+                ex.getResponseHeaders().set("Connection", "close");
+            }
             if (e.retryAfter() != null) ex.getResponseHeaders().set("Retry-After", Long.toString(Math.max(1, (e.retryAfter().toMillis() + 999) / 1000)));
             return sendJson(ex, e.status(), errorBody(e));
         } catch (IOException io) {
