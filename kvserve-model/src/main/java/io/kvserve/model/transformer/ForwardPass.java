@@ -6,7 +6,6 @@ import io.kvserve.model.LayerWeights;
 import io.kvserve.model.Matrix;
 import io.kvserve.model.ModelConfig;
 import io.kvserve.model.ModelWeights;
-import io.kvserve.model.RopeLayout;
 import io.kvserve.model.WorkerPool;
 import io.kvserve.model.kv.KvCache;
 
@@ -22,7 +21,7 @@ public final class ForwardPass {
     private final ModelWeights w;
     private final WorkerPool pool;
     private final int maxBatch;
-    private final float[] invFreq;            // (ropeDim / 2)
+    private final Rope rope;
     private final ThreadLocal<float[]> scores;
 
     // scratch, (maxBatch, width) each
@@ -44,7 +43,7 @@ public final class ForwardPass {
         this.att = new float[maxBatch * c.qDim()];
         this.gate = new float[maxBatch * c.ffnDim()];
         this.up = new float[maxBatch * c.ffnDim()];
-        this.invFreq = ropeInverseFrequencies(config);
+        this.rope = new Rope(config);
         int ctx = config.contextLength();
         this.scores = ThreadLocal.withInitial(() -> new float[Math.min(ctx, 1 << 16)]);
     }
@@ -57,16 +56,9 @@ public final class ForwardPass {
         return c;
     }
 
-    /** theta^(-2i/ropeDim), divided by the llama3 / rope_freqs factor of pair i. */
-    static float[] ropeInverseFrequencies(ModelConfig c) {
-        int pairs = c.ropeDim() / 2;
-        float[] f = new float[pairs];
-        for (int i = 0; i < pairs; i++) {
-            double inv = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / c.ropeDim());
-            if (c.ropeFreqFactors() != null) inv /= c.ropeFreqFactors()[i];
-            f[i] = (float) inv;
-        }
-        return f;
+    /** The model's rotary embedding (for re-rotating cached keys to new positions). */
+    public Rope rope() {
+        return rope;
     }
 
     /**
@@ -99,8 +91,8 @@ public final class ForwardPass {
             if (lw.kNorm() != null) headNorm(k, lw.kNorm(), n * c.nKvHeads());
             for (int i = 0; i < n; i++) {
                 int pos = batch.positions()[i];
-                rope(q, i * qDim, c.nHeads(), pos);
-                rope(k, i * kvDim, c.nKvHeads(), pos);
+                rope.rotate(q, i * qDim, c.nHeads(), pos);
+                rope.rotate(k, i * kvDim, c.nKvHeads(), pos);
                 cache.append(l, batch.seqs()[i], pos, k, i * kvDim, v, i * kvDim);
             }
             final int layer = l;
@@ -157,24 +149,6 @@ public final class ForwardPass {
     private void headNorm(float[] buf, float[] weight, int heads) {
         int hd = c.headDim();
         for (int h = 0; h < heads; h++) Kernels.rmsNorm(buf, h * hd, buf, h * hd, weight, hd, c.rmsEps());
-    }
-
-    private void rope(float[] buf, int off, int heads, int pos) {
-        int hd = c.headDim(), pairs = c.ropeDim() / 2;
-        float p = pos / c.ropeLinearScale();
-        boolean neox = c.ropeLayout() == RopeLayout.NEOX_HALVES;
-        for (int i = 0; i < pairs; i++) {
-            float angle = p * invFreq[i];
-            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
-            for (int h = 0; h < heads; h++) {
-                int base = off + h * hd;
-                int a = neox ? base + i : base + 2 * i;
-                int b = neox ? base + i + pairs : base + 2 * i + 1;
-                float v0 = buf[a], v1 = buf[b];
-                buf[a] = v0 * cos - v1 * sin;
-                buf[b] = v0 * sin + v1 * cos;
-            }
-        }
     }
 
     private static void addBias(float[] buf, float[] bias, int n, int width) {
