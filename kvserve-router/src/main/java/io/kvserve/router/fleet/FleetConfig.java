@@ -23,7 +23,8 @@ import java.util.Set;
  *  "health_interval_ms": 1000, "health_timeout_ms": 500, "retry_after_s": 1, "replan_ms": 200, "max_attempts": 3}
  * </pre>
  * The request class comes from the {@code X-Request-Class} header; a class's {@code reserve} is the number of
- * concurrent requests that PFAR keeps for it even when it is idle.
+ * concurrent requests that PFAR keeps for it per model (each of {@code reserve_models}, default every model) even
+ * when it is idle.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record FleetConfig(String host, int port, List<Backend> backends, List<RequestClass> classes, RouterSettings router,
@@ -34,8 +35,24 @@ public record FleetConfig(String host, int port, List<Backend> backends, List<Re
     /** One OpenAI-compatible backend. */
     public record Backend(String name, String url, List<String> models, int capacity) {}
 
-    /** A tenant or request class. */
-    public record RequestClass(String name, double priority, int reserve) {}
+    /**
+     * A tenant or request class. {@code reserve} concurrent slots are kept for it for each model in
+     * {@code reserveModels} (every model of the fleet when absent), even while it is idle.
+     */
+    public record RequestClass(String name, double priority, int reserve,
+                               @JsonProperty("reserve_models") List<String> reserveModels) {
+        public RequestClass(String name, double priority, int reserve) {
+            this(name, priority, reserve, null);
+        }
+
+        public RequestClass {
+            reserveModels = reserveModels == null ? null : List.copyOf(reserveModels);
+        }
+
+        public boolean reservesFor(String model) {
+            return reserve > 0 && (reserveModels == null || reserveModels.contains(model));
+        }
+    }
 
     /** Where the kNN router's support set comes from. */
     public record RouterSettings(String data, String embedder, Integer k, String policy) {}
@@ -71,6 +88,13 @@ public record FleetConfig(String host, int port, List<Backend> backends, List<Re
             if (c.name() == null || !cn.add(c.name())) throw new RoutingDataException("config: class name '" + c.name() + "' is missing or repeated");
             if (!(c.priority() > 0)) throw new RoutingDataException("config: class '" + c.name() + "': priority " + c.priority() + " must be > 0");
             if (c.reserve() < 0) throw new RoutingDataException("config: class '" + c.name() + "': reserve " + c.reserve() + " must be >= 0");
+            if (c.reserveModels() != null) {
+                Set<String> served = new HashSet<>();
+                for (Backend b : backends) served.addAll(b.models());
+                for (String m : c.reserveModels()) {
+                    if (!served.contains(m)) throw new RoutingDataException("config: class '" + c.name() + "': reserve_models names '" + m + "', which no backend serves");
+                }
+            }
         }
         if (!cn.contains("default")) cls.add(new RequestClass("default", 1, 0));
         classes = List.copyOf(cls);

@@ -19,12 +19,12 @@ import java.util.Set;
 /**
  * Admission and backend placement for the routing front: PFAR applied to the fleet.
  * <p>
- * The network: one node per model plus an "any model" node, one node per backend, and a sink. A model node links to
- * each backend serving it, each backend links to the sink with its capacity (0 when ejected). The flows: each
- * request class's demand in units of one concurrent request, per model (observed in-flight plus recently rejected
- * requests) and from the "any" node (the class's configured reserve), with the class priority. The ILP (greedy as a
- * warm start and fallback) admits units and places each on a backend; the placed units become per-(class, backend)
- * quotas. It is re-solved when demand or health changes, at most every {@code replanMs}.
+ * The network: one node per model, one node per backend, and a sink. A model node links to each backend serving
+ * it, each backend links to the sink with its capacity (0 when ejected). The flows: each request class's demand for
+ * each model in units of one concurrent request (observed in-flight plus recently rejected requests, and at least the
+ * class's reserve for the models it reserves), with the class priority. The ILP (greedy as a warm start and
+ * fallback) admits units and places each on a backend; the placed units become per-(class, model, backend) quotas,
+ * so a reservation for one model is never spent on another or stranded on a backend that does not serve it. It is re-solved when demand or health changes, at most every {@code replanMs}.
  * <p>
  * A request of class c for model m goes, in order, to a live backend serving m where c has an unused quota slot, or
  * to one where the free capacity exceeds the unused quota of every other class of equal or higher priority (so
@@ -46,10 +46,13 @@ public final class FleetPlacement {
     private final Map<String, Integer> backendIndex = new HashMap<>();
     private final boolean[] healthy;
     private final int[] inflight;
-    private final Map<String, int[]> inflightByClass = new HashMap<>(); // class -> per backend
+    private final Map<Slot, int[]> inflightBySlot = new HashMap<>(); // (class, model) -> per backend
     private final Map<String, Map<String, Integer>> demandInflight = new HashMap<>(); // class -> model -> in flight
     private final Map<String, Map<String, Integer>> rejectedSincePlan = new HashMap<>();
-    private Map<String, int[]> quota = new HashMap<>(); // class -> per backend
+    private Map<Slot, int[]> quota = new HashMap<>(); // (class, model) -> per backend
+
+    /** Quotas and reservations are per class and model: a slot kept for model m is of no use to a request for n. */
+    private record Slot(String requestClass, String model) {}
     private final PrefixAffinity affinity = new PrefixAffinity(256, 16, 50_000);
     private final Clock clock;
     private final long replanMs;
@@ -67,7 +70,6 @@ public final class FleetPlacement {
         this.inflight = new int[backends.size()];
         this.replanMs = replanMs;
         this.clock = clock;
-        for (String c : this.classes.keySet()) inflightByClass.put(c, new int[backends.size()]);
     }
 
     /** The class name a request header maps to: unknown or absent names fall back to "default". */
@@ -86,8 +88,9 @@ public final class FleetPlacement {
             bump(rejectedSincePlan, c, model);
             return new Rejected("no live backend serves model '" + model + "'");
         }
-        int[] q = quota.getOrDefault(c, new int[backends.size()]);
-        int[] mine = inflightByClass.get(c);
+        Slot slot = new Slot(c, model);
+        int[] q = quota.getOrDefault(slot, new int[backends.size()]);
+        int[] mine = inflightBySlot.computeIfAbsent(slot, k -> new int[backends.size()]);
         List<Integer> reserved = live.stream().filter(b -> mine[b] < q[b] && inflight[b] < backends.get(b).capacity()).toList();
         boolean isReserved = !reserved.isEmpty();
         List<Integer> tier = reserved;
@@ -113,8 +116,10 @@ public final class FleetPlacement {
     private int protectedUnused(int b, String c, double prio) {
         int sum = 0;
         for (var e : quota.entrySet()) {
-            if (e.getKey().equals(c) || classes.get(e.getKey()).priority() < prio) continue;
-            sum += Math.max(0, e.getValue()[b] - inflightByClass.get(e.getKey())[b]);
+            String other = e.getKey().requestClass();
+            if (other.equals(c) || classes.get(other).priority() < prio) continue;
+            int[] used = inflightBySlot.get(e.getKey());
+            sum += Math.max(0, e.getValue()[b] - (used == null ? 0 : used[b]));
         }
         return sum;
     }
@@ -122,8 +127,8 @@ public final class FleetPlacement {
     public synchronized void release(Admitted a) {
         int b = backendIndex.get(a.backend());
         inflight[b] = Math.max(0, inflight[b] - 1);
-        int[] mine = inflightByClass.get(a.requestClass());
-        mine[b] = Math.max(0, mine[b] - 1);
+        int[] mine = inflightBySlot.get(new Slot(a.requestClass(), a.model()));
+        if (mine != null) mine[b] = Math.max(0, mine[b] - 1);
         Map<String, Integer> m = demandInflight.get(a.requestClass());
         if (m != null) m.merge(a.model(), -1, Integer::sum);
     }
@@ -148,9 +153,18 @@ public final class FleetPlacement {
         return inflight[backendIndex.get(backend)];
     }
 
+    /** Slots the plan gives {@code requestClass} on {@code backend}, over all models. */
     public synchronized int quota(String requestClass, String backend) {
         if (dirty && clock.millis() - lastPlan >= replanMs) replan();
-        int[] q = quota.get(requestClass);
+        int b = backendIndex.get(backend), sum = 0;
+        for (var e : quota.entrySet()) if (e.getKey().requestClass().equals(requestClass)) sum += e.getValue()[b];
+        return sum;
+    }
+
+    /** Slots the plan gives {@code requestClass} for {@code model} on {@code backend}. */
+    public synchronized int quota(String requestClass, String model, String backend) {
+        if (dirty && clock.millis() - lastPlan >= replanMs) replan();
+        int[] q = quota.get(new Slot(requestClass, model));
         return q == null ? 0 : q[backendIndex.get(backend)];
     }
 
@@ -173,32 +187,28 @@ public final class FleetPlacement {
     /** Builds the fleet network and flows, solves PFAR, turns the solution into quotas. */
     synchronized void replan() {
         List<String> models = backends.stream().flatMap(b -> b.models().stream()).distinct().toList();
-        int anyNode = models.size(), firstBackend = models.size() + 1, sink = firstBackend + backends.size();
+        int firstBackend = models.size(), sink = firstBackend + backends.size();
         Network g = new Network(sink + 1);
         for (int b = 0; b < backends.size(); b++) {
             FleetConfig.Backend be = backends.get(b);
             for (String m : be.models()) g.addLink(models.indexOf(m), firstBackend + b, be.capacity(), 1);
-            g.addLink(anyNode, firstBackend + b, be.capacity(), 1);
             g.addLink(firstBackend + b, sink, healthy[b] ? be.capacity() : 0, 1);
         }
         List<Flow> flows = new ArrayList<>();
-        List<String> flowClass = new ArrayList<>();
+        List<Slot> flowSlot = new ArrayList<>();
         for (FleetConfig.RequestClass c : classes.values()) {
-            for (int u = 0; u < c.reserve(); u++) {
-                flows.add(new Flow(flows.size(), anyNode, sink, 1, c.priority()));
-                flowClass.add(c.name());
-            }
             for (String m : models) {
+                // a class's demand for m: at least its reservation, else what it has in flight plus what was refused
                 int d = demandInflight.getOrDefault(c.name(), Map.of()).getOrDefault(m, 0)
                         + rejectedSincePlan.getOrDefault(c.name(), Map.of()).getOrDefault(m, 0);
+                if (c.reservesFor(m)) d = Math.max(d, c.reserve());
                 for (int u = 0; u < d; u++) {
                     flows.add(new Flow(flows.size(), models.indexOf(m), sink, 1, c.priority()));
-                    flowClass.add(c.name());
+                    flowSlot.add(new Slot(c.name(), m));
                 }
             }
         }
-        Map<String, int[]> q = new HashMap<>();
-        for (String c : classes.keySet()) q.put(c, new int[backends.size()]);
+        Map<Slot, int[]> q = new HashMap<>();
         if (!flows.isEmpty()) {
             PfarInstance inst = PfarInstance.of(g, flows, backends.size());
             PfarSolution greedy = GreedySolver.solve(inst);
@@ -218,7 +228,7 @@ public final class FleetPlacement {
                 if (ch == 0) continue;
                 // the path is source -> backend -> sink: its first link ends at the backend node
                 Link first = g.link(inst.candidates().get(f).get(ch - 1).links().getFirst());
-                q.get(flowClass.get(f))[first.to() - firstBackend]++;
+                q.computeIfAbsent(flowSlot.get(f), k -> new int[backends.size()])[first.to() - firstBackend]++;
             }
         }
         quota = q;

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class FleetPlacementTest {
-    static final FleetConfig.RequestClass GOLD = new FleetConfig.RequestClass("gold", 10, 2);
+    static final FleetConfig.RequestClass GOLD = new FleetConfig.RequestClass("gold", 10, 2, List.of("m"));
     static final FleetConfig.RequestClass BRONZE = new FleetConfig.RequestClass("default", 1, 0);
 
     static FleetPlacement fleet(int capA, int capB) {
@@ -36,6 +36,32 @@ class FleetPlacementTest {
         assertThat(p.place("gold", "m", "v", Set.of())).isInstanceOf(FleetPlacement.Rejected.class); // all 3 busy
         p.release((FleetPlacement.Admitted) g1);
         assertThat(p.inflight("a") + p.inflight("b")).isEqualTo(2);
+    }
+
+    @Test
+    void aReservationHoldsForEveryModelItNamesNotForTheFleetAsAWhole() {
+        // a serves only m, b serves only n; gold keeps one slot per model
+        FleetConfig.RequestClass gold = new FleetConfig.RequestClass("gold", 10, 1);
+        FleetPlacement p = new FleetPlacement(List.of(new FleetConfig.Backend("a", "http://h:1", List.of("m"), 2),
+                new FleetConfig.Backend("b", "http://h:2", List.of("n"), 2)), List.of(gold, BRONZE), 0, Clock.systemUTC());
+        assertThat(p.quota("gold", "m", "a")).isEqualTo(1);
+        assertThat(p.quota("gold", "n", "b")).isEqualTo(1);
+        assertThat(p.quota("gold", "m", "b")).isZero();
+        // bronze fills what is not reserved, on both models
+        assertThat(p.place("default", "m", "x", Set.of())).isInstanceOf(FleetPlacement.Admitted.class);
+        assertThat(p.place("default", "m", "x", Set.of())).isInstanceOf(FleetPlacement.Rejected.class);
+        assertThat(p.place("default", "n", "x", Set.of())).isInstanceOf(FleetPlacement.Admitted.class);
+        assertThat(p.place("default", "n", "x", Set.of())).isInstanceOf(FleetPlacement.Rejected.class);
+        // gold still gets a slot for each model
+        assertThat(p.place("gold", "m", "x", Set.of())).isInstanceOfSatisfying(FleetPlacement.Admitted.class, a -> assertThat(a.reserved()).isTrue());
+        assertThat(p.place("gold", "n", "x", Set.of())).isInstanceOfSatisfying(FleetPlacement.Admitted.class, a -> assertThat(a.reserved()).isTrue());
+    }
+
+    @Test
+    void reserveModelsMustBeServedByTheFleet() {
+        assertThatThrownBy(() -> new FleetConfig(null, 0, List.of(new FleetConfig.Backend("a", "http://h:1", List.of("m"), 2)),
+                List.of(new FleetConfig.RequestClass("gold", 10, 1, List.of("zz"))), null, 0, 0, 0, 0, 0))
+                .isInstanceOf(RoutingDataException.class).hasMessageContaining("reserve_models names 'zz'");
     }
 
     @Test
