@@ -33,6 +33,7 @@ public final class PressRegistry {
         BASELINES.put("pyramidkv", PyramidKvPress::parse);
         BASELINES.put("random", RandomPress::parse);
         BASELINES.put("quantize", QuantizePress::parse);
+        BASELINES.put("elitekv", EliteKvPress::parse);
         WRAPPERS.put("adakv", (p, in) -> new AdaKvPress(in, p.real("safeguard", 0.2)));
         WRAPPERS.put("perlayer", (p, in) -> new PerLayerBudgetPress(in, p.reals("keep")));
         WRAPPERS.put("decode", (p, in) -> new DecodePress(in, p.integer("every", 16)));
@@ -88,6 +89,6 @@ public final class PressRegistry {
     }
 
     private static String scorerNames() {
-        return String.join(", ", BASELINES.keySet().stream().filter(n -> !n.equals("quantize")).toList());
+        return String.join(", ", BASELINES.keySet().stream().filter(n -> !n.equals("quantize") && !n.equals("elitekv")).toList());
     }
 }
