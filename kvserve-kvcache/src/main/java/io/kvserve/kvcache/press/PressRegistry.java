@@ -69,6 +69,11 @@ public final class PressRegistry {
         String head = slash < 0 ? s : s.substring(0, slash);
         int colon = head.indexOf(':');
         String name = (colon < 0 ? head : head.substring(0, colon)).trim().toLowerCase(java.util.Locale.ROOT);
+        if (slash > colon && colon >= 0 && BASELINES.containsKey(name) && !WRAPPERS.containsKey(name)) {
+            // a '/' inside a stand-alone press's parameters is part of a value (a file path, e.g. elitekv:profile=dir/p.txt)
+            slash = -1;
+            head = s;
+        }
         PressParams params = new PressParams(name, colon < 0 ? null : head.substring(colon + 1));
         KvPress press;
         if (WRAPPERS.containsKey(name)) {
