@@ -30,8 +30,15 @@ final class KvStream {
     int quantized;
     /** Accumulated attention received by each stored token (H2O), or null when not tracked. */
     float[] attention;
+    /** When set, one row of {@code codec.width()} floats per token in place of the key and value rows. */
+    final StreamCodec codec;
 
     KvStream(PageAllocator alloc, KvStorage storage, int headDim, int tokensPerPage, boolean trackAttention) {
+        this(alloc, storage, headDim, tokensPerPage, trackAttention, null);
+    }
+
+    KvStream(PageAllocator alloc, KvStorage storage, int headDim, int tokensPerPage, boolean trackAttention, StreamCodec codec) {
+        this.codec = codec;
         this.alloc = alloc;
         this.storage = storage;
         this.headDim = headDim;
@@ -44,11 +51,11 @@ final class KvStream {
     }
 
     int rowBytes() {
-        return KvFormats.rowBytes(rowFormat(), headDim);
+        return KvFormats.rowBytes(rowFormat(), codec != null ? codec.width() : headDim);
     }
 
     int rowPageBytes() {
-        return 2 * tokensPerPage * rowBytes();
+        return (codec != null ? 1 : 2) * tokensPerPage * rowBytes();
     }
 
     int groupPageBytes() {
@@ -83,8 +90,14 @@ final class KvStream {
         else pages[pi] = alloc.copyOnWrite(pages[pi]);
         MemorySegment seg = alloc.segment(pages[pi]);
         int rb = rowBytes(), fmt = rowFormat();
-        KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
-        KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+        if (codec != null) {
+            float[] row = new float[codec.width()];
+            codec.encode(k, kOff, v, vOff, pos, row, 0);
+            KvFormats.encodeRow(fmt, row, 0, row.length, seg, (long) slot * rb);
+        } else {
+            KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
+            KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+        }
         if (count == positions.length) positions = Arrays.copyOf(positions, count * 2);
         positions[count] = pos;
         if (attention != null) {
@@ -138,8 +151,17 @@ final class KvStream {
 
     // ---- reading ----
 
+    /** The stored row of token {@code i} (codec streams), {@code codec.width()} floats. */
+    void readRow(int i, float[] dst, int dstOff) {
+        Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), (long) rowSlot(i) * rowBytes(), dst, dstOff, codec.width());
+    }
+
     void readKey(int i, float[] dst, int dstOff) {
-        if (i < quantized) {
+        if (codec != null) {
+            float[] row = new float[codec.width()];
+            readRow(i, row, 0);
+            codec.decodeKey(row, 0, positions[i], dst, dstOff);
+        } else if (i < quantized) {
             int g = KvStorage.KIVI_GROUP;
             KvFormats.decodeKey(alloc.segment(pages[i / g]), 0, headDim, g, storage.type().kiviBits, i % g, dst, dstOff);
         } else {
@@ -148,7 +170,11 @@ final class KvStream {
     }
 
     void readValue(int i, float[] dst, int dstOff) {
-        if (i < quantized) {
+        if (codec != null) {
+            float[] row = new float[codec.width()];
+            readRow(i, row, 0);
+            codec.decodeValue(row, 0, dst, dstOff);
+        } else if (i < quantized) {
             int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
             long off = KvFormats.keyGroupBytes(headDim, g, bits) + (long) (i % g) * KvFormats.valueRowBytes(headDim, bits);
             Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, bits, dst, dstOff);
@@ -170,6 +196,7 @@ final class KvStream {
      * Returns n.
      */
     int attend(float[] q, int qOff, int nq, int maxPos, float scale, float[] out, int outOff, Scratch sc) {
+        if (codec != null) return attendEncoded(q, qOff, nq, maxPos, scale, out, outOff, sc);
         int n = visible(maxPos), hd = headDim;
         float[] probs = sc.probs(nq * n);
         float[] row = sc.row(hd);
@@ -206,6 +233,39 @@ final class KvStream {
         return n;
     }
 
+    /**
+     * Attention over codec rows without decoding them: scores are {@code encodeQuery(q) . row_t}, and
+     * the output is the decoded attention-weighted sum of rows (the codec's value map is linear).
+     */
+    private int attendEncoded(float[] q, int qOff, int nq, int maxPos, float scale, float[] out, int outOff, Scratch sc) {
+        int n = visible(maxPos), hd = headDim, w = codec.width();
+        float[] probs = sc.probs(nq * n);
+        float[] buf = sc.codec(2 * nq * w + w);   // (nq, w) queries, (nq, w) weighted sums, one row
+        int sums = nq * w, row = 2 * nq * w;
+        for (int j = 0; j < nq; j++) codec.encodeQuery(q, qOff + j * hd, maxPos, buf, j * w);
+        for (int i = 0; i < n; i++) {
+            readRow(i, buf, row);
+            for (int j = 0; j < nq; j++) probs[j * n + i] = Kernels.dot(buf, j * w, buf, row, w) * scale;
+        }
+        for (int j = 0; j < nq; j++) Kernels.softmax(probs, j * n, n);
+        Arrays.fill(buf, sums, sums + nq * w, 0f);
+        for (int i = 0; i < n; i++) {
+            readRow(i, buf, row);
+            for (int j = 0; j < nq; j++) Kernels.axpy(probs[j * n + i], buf, row, buf, sums + j * w, w);
+        }
+        for (int j = 0; j < nq; j++) codec.decodeValue(buf, sums + j * w, out, outOff + j * hd);
+        if (attention != null) {
+            synchronized (this) {
+                for (int i = 0; i < n; i++) {
+                    float s = 0f;
+                    for (int j = 0; j < nq; j++) s += probs[j * n + i];
+                    attention[i] += s;
+                }
+            }
+        }
+        return n;
+    }
+
     // ---- reshaping ----
 
     void releaseAll() {
@@ -217,7 +277,7 @@ final class KvStream {
 
     /** A stream holding the first {@code k} tokens of this one, sharing its pages where it can. */
     KvStream prefix(int k) {
-        KvStream s = new KvStream(alloc, storage, headDim, tokensPerPage, attention != null);
+        KvStream s = new KvStream(alloc, storage, headDim, tokensPerPage, attention != null, codec);
         if (k >= quantized) {
             int rowTokens = k - quantized;
             int n = groups() + (rowTokens + tokensPerPage - 1) / tokensPerPage;
@@ -252,14 +312,17 @@ final class KvStream {
 
     /** Keeps the tokens at the given increasing indices, in new pages; the old pages are released. */
     void keep(int[] idx) {
-        KvStream s = new KvStream(alloc, storage, headDim, tokensPerPage, attention != null);
+        KvStream s = new KvStream(alloc, storage, headDim, tokensPerPage, attention != null, codec);
         s.copyFrom(this, idx);
         replaceWith(s);
     }
 
     /** Re-encodes every token into another storage (a press that quantises after evicting). */
     void convert(KvStorage to) {
-        KvStream s = new KvStream(alloc, to, headDim, tokensPerPage, attention != null);
+        if (codec != null && to.type().isKivi()) {
+            throw new IllegalArgumentException("encoded (EliteKV) rows cannot be converted to " + to + ": KIVI's per-channel key groups do not apply to them; use q8_0 or q4_0");
+        }
+        KvStream s = new KvStream(alloc, to, headDim, tokensPerPage, attention != null, codec);
         int[] idx = new int[count];
         for (int i = 0; i < count; i++) idx[i] = i;
         s.copyFrom(this, idx);
@@ -279,7 +342,7 @@ final class KvStream {
 
     /** Appends the tokens {@code src[idx]}: raw row copies between equal row formats, else decode and re-encode. */
     private void copyFrom(KvStream src, int[] idx) {
-        boolean raw = !storage.type().isKivi() && src.storage.equals(storage) && src.quantized == 0;
+        boolean raw = !storage.type().isKivi() && src.storage.equals(storage) && src.quantized == 0 && src.codec == codec;
         float[] k = new float[headDim], v = new float[headDim];
         int rb = rowBytes();
         for (int i : idx) {
@@ -290,7 +353,7 @@ final class KvStream {
                 MemorySegment from = alloc.segment(src.pages[src.rowPageIndex(i)]);
                 int ss = src.rowSlot(i);
                 MemorySegment.copy(from, (long) ss * rb, dst, (long) slot * rb, rb);
-                MemorySegment.copy(from, (long) (tokensPerPage + ss) * rb, dst, (long) (tokensPerPage + slot) * rb, rb);
+                if (codec == null) MemorySegment.copy(from, (long) (tokensPerPage + ss) * rb, dst, (long) (tokensPerPage + slot) * rb, rb);
                 if (count == positions.length) positions = Arrays.copyOf(positions, count * 2);
                 positions[count] = src.positions[i];
                 count++;
@@ -316,6 +379,12 @@ final class KvStream {
     static final class Scratch {
         private float[] probs = new float[256];
         private float[] row = new float[64];
+        private float[] codec = new float[64];
+
+        float[] codec(int n) {
+            if (codec.length < n) codec = new float[n];
+            return codec;
+        }
 
         float[] probs(int n) {
             if (probs.length < n) probs = new float[Math.max(n, probs.length * 2)];

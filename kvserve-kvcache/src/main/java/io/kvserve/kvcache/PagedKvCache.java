@@ -33,6 +33,7 @@ public final class PagedKvCache implements KvCache {
     private final KvStorage storage;
     private final KvPress press;
     private final PageAllocator alloc;
+    private final StreamCodec[][] codecs;   // (layer, kvHead), or null: rows are keys and values
     private final List<Sequence> sequences = new ArrayList<>();
     private final ThreadLocal<KvStream.Scratch> scratch = ThreadLocal.withInitial(KvStream.Scratch::new);
 
@@ -52,7 +53,7 @@ public final class PagedKvCache implements KvCache {
             windowPos = new int[layers][kvHeads][];
             for (int l = 0; l < layers; l++) {
                 for (int h = 0; h < kvHeads; h++) {
-                    streams[l][h] = new KvStream(alloc, storage, headDim, tokensPerPage, track);
+                    streams[l][h] = new KvStream(alloc, storage, headDim, tokensPerPage, track, codecs == null ? null : codecs[l][h]);
                     if (window > 0) {
                         windowQ[l][h] = new float[window * groupSize * headDim];
                         windowPos[l][h] = new int[window];
@@ -84,6 +85,10 @@ public final class PagedKvCache implements KvCache {
         this.tokensPerPage = tokensPerPage;
         this.alloc = new PageAllocator(byteBudget);
         this.press = press;
+        this.codecs = press != null ? press.streamCodecs(layers, kvHeads, headDim) : null;
+        if (codecs != null && storage.type().isKivi()) {
+            throw new IllegalArgumentException("press '" + press.spec() + "' stores encoded rows, which KIVI's per-channel key groups do not apply to: use f32, f16, q8_0 or q4_0");
+        }
     }
 
     /** A cache for {@code model}'s shape. */

@@ -41,6 +41,15 @@ public record ComposedPress(List<KvPress> presses) implements KvPress {
     }
 
     @Override
+    public io.kvserve.kvcache.StreamCodec[][] streamCodecs(int layers, int kvHeads, int headDim) {
+        for (KvPress p : presses) {
+            var c = p.streamCodecs(layers, kvHeads, headDim);
+            if (c != null) return c;
+        }
+        return null;
+    }
+
+    @Override
     public boolean tracksAttention() {
         return presses.stream().anyMatch(KvPress::tracksAttention);
     }

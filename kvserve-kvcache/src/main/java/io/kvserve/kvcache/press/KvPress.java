@@ -26,4 +26,13 @@ public interface KvPress {
     default boolean tracksAttention() {
         return false;
     }
+
+    /**
+     * Codecs the cache stores every (layer, KV head) stream through from the first token, indexed
+     * {@code [layer][kvHead]}, or null for plain key and value rows (every press but EliteKV).
+     * A shape the press cannot serve is an {@link IllegalArgumentException}.
+     */
+    default io.kvserve.kvcache.StreamCodec[][] streamCodecs(int layers, int kvHeads, int headDim) {
+        return null;
+    }
 }

@@ -33,6 +33,7 @@ public final class PressRegistry {
         BASELINES.put("pyramidkv", PyramidKvPress::parse);
         BASELINES.put("random", RandomPress::parse);
         BASELINES.put("quantize", QuantizePress::parse);
+        BASELINES.put("elitekv", EliteKvPress::parse);
         WRAPPERS.put("adakv", (p, in) -> new AdaKvPress(in, p.real("safeguard", 0.2)));
         WRAPPERS.put("perlayer", (p, in) -> new PerLayerBudgetPress(in, p.reals("keep")));
         WRAPPERS.put("decode", (p, in) -> new DecodePress(in, p.integer("every", 16)));
@@ -68,6 +69,11 @@ public final class PressRegistry {
         String head = slash < 0 ? s : s.substring(0, slash);
         int colon = head.indexOf(':');
         String name = (colon < 0 ? head : head.substring(0, colon)).trim().toLowerCase(java.util.Locale.ROOT);
+        if (slash > colon && colon >= 0 && BASELINES.containsKey(name) && !WRAPPERS.containsKey(name)) {
+            // a '/' inside a stand-alone press's parameters is part of a value (a file path, e.g. elitekv:profile=dir/p.txt)
+            slash = -1;
+            head = s;
+        }
         PressParams params = new PressParams(name, colon < 0 ? null : head.substring(colon + 1));
         KvPress press;
         if (WRAPPERS.containsKey(name)) {
@@ -88,6 +94,6 @@ public final class PressRegistry {
     }
 
     private static String scorerNames() {
-        return String.join(", ", BASELINES.keySet().stream().filter(n -> !n.equals("quantize")).toList());
+        return String.join(", ", BASELINES.keySet().stream().filter(n -> !n.equals("quantize") && !n.equals("elitekv")).toList());
     }
 }

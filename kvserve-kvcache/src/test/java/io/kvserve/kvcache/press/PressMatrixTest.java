@@ -57,7 +57,7 @@ class PressMatrixTest {
     static Stream<Arguments> matrix() {
         List<String> base = new ArrayList<>();
         for (String name : PressRegistry.BASELINES.keySet()) {
-            if (!name.equals("quantize")) base.add(name + ":ratio=0.5");
+            if (!name.equals("quantize") && !name.equals("elitekv")) base.add(name + ":ratio=0.5");
         }
         List<Arguments> all = new ArrayList<>();
         for (String model : new String[] {"stories260K", "synth"}) {
@@ -69,6 +69,9 @@ class PressMatrixTest {
                 all.add(Arguments.of(model, b + ">quantize:type=q8_0"));
             }
             all.add(Arguments.of(model, "quantize:type=kivi2,residual=8"));
+            all.add(Arguments.of(model, "elitekv:elite=1,rank=2"));
+            all.add(Arguments.of(model, "elitekv"));
+            all.add(Arguments.of(model, "decode:every=4/snapkv:ratio=0.5>elitekv:elite=2,rank=4"));
         }
         return all.stream();
     }
@@ -79,6 +82,7 @@ class PressMatrixTest {
         Model m = modelName.equals("synth") ? synth : stories;
         KvPress press = PressRegistry.parse(spec);
         assertThat(PressRegistry.parse(press.spec()).spec()).as("spec round trip").isEqualTo(press.spec());
+        press = EliteKvPress.calibrateIfNeeded(press, () -> calibrate(m));
         long plain;
         try (PagedKvCache ref = run(m, null)) {
             plain = ref.bytesInUse();
@@ -89,7 +93,7 @@ class PressMatrixTest {
             io.kvserve.kvcache.CacheInvariants.check(c);
             int length = c.length(seq);
             assertThat(length).isEqualTo(PROMPT + DECODE - 1);
-            boolean quantizeOnly = press instanceof QuantizePress;
+            boolean quantizeOnly = press instanceof QuantizePress || press instanceof EliteKvPress;
             int grown = DECODE - 1;
             int perStream = spec.startsWith("perlayer") ? Math.round(0.6f * PROMPT) : PROMPT / 2;
             for (int l = 0; l < c.layers(); l++) {
@@ -113,6 +117,15 @@ class PressMatrixTest {
         } finally {
             c.close();
         }
+    }
+
+    /** EliteKV calibrated on two short TinyStories-like prompts of the model's vocabulary. */
+    private static io.kvserve.kvcache.elitekv.EliteKvProfile calibrate(Model m) {
+        int[] a = new int[40], b = new int[56];
+        a[0] = b[0] = 1;
+        for (int i = 1; i < a.length; i++) a[i] = 300 + (i * 13) % 150;
+        for (int i = 1; i < b.length; i++) b[i] = 270 + (i * 29) % 190;
+        return io.kvserve.kvcache.elitekv.EliteKvCalibrator.calibrate(m.newForwardPass(16, WorkerPool.shared()), List.of(a, b), null);
     }
 
     private static PagedKvCache run(Model m, KvPress press) {
