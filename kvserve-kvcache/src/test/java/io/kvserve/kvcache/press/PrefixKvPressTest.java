@@ -89,4 +89,15 @@ class PrefixKvPressTest {
         new PrefixKvProfile("hand", 1, "x", 1, 1, List.of(new PrefixKvProfile.Entry(0.5, new double[] {0.5}))).write(f);
         assertThatThrownBy(() -> PressRegistry.parse("prefixkv:ratio=0.75,profile=" + f)).hasMessageContaining("no calibration at ratio 0.75");
     }
+
+    @Test
+    void onTheFlyCalibrationReachesPrefixKvInsideWrappersAndCompositions() {
+        KvPress tree = PressRegistry.parse("decode:every=4/prefixkv:ratio=0.5>quantize:type=q8_0");
+        KvPress done = PrefixKvCalibration.replace(tree, p -> p instanceof PrefixKvPress pk ? pk.withEvict(new double[] {0.25, 0.75}) : p);
+        ComposedPress c = (ComposedPress) done;
+        PrefixKvPress inner = (PrefixKvPress) ((DecodePress) c.presses().getFirst()).inner();
+        assertThat(inner.evict()).containsExactly(0.25, 0.75);
+        assertThat(done.spec()).isEqualTo(tree.spec());
+        assertThat(((PrefixKvPress) ((DecodePress) ((ComposedPress) tree).presses().getFirst()).inner()).evict()).as("the original is untouched").isNull();
+    }
 }
