@@ -7,6 +7,7 @@ import io.kvserve.kvcache.KvStorage;
 import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.kvcache.press.PressRegistry;
+import io.kvserve.kvcache.press.PrefixKvCalibration;
 import io.kvserve.model.Batch;
 import io.kvserve.model.Model;
 import io.kvserve.model.WorkerPool;
@@ -97,6 +98,9 @@ public final class KvFidelityEval {
         List<Config> all = new ArrayList<>();
         all.add(ref);
         for (Config c : configs) if (!c.name().equals(REFERENCE)) all.add(c);
+        // profile-less PrefixKV presses calibrate on stories other than these
+        List<int[]> evaluated = stories.stream().map(Story::tokens).toList();
+        all.replaceAll(c -> new Config(c.name(), PrefixKvCalibration.prepare(c.press(), m, evaluated), c.storage()));
         ForwardPass fp = m.newForwardPass(Math.min(512, o.maxTokens()), WorkerPool.shared());
         Trace reference = null;
         List<Result> results = new ArrayList<>();

@@ -3,6 +3,7 @@ package io.kvserve.cli;
 import io.kvserve.kvcache.KvStorage;
 import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.press.KvPress;
+import io.kvserve.kvcache.press.PrefixKvCalibration;
 import io.kvserve.kvcache.press.PressRegistry;
 import io.kvserve.model.Model;
 import io.kvserve.model.kv.KvCache;
@@ -13,7 +14,8 @@ public final class KvOptions {
     @Option(names = "--kv-press", paramLabel = "SPEC",
             description = "KV compression, e.g. snapkv:ratio=0.5, decode:every=16/h2o:ratio=0.5, adakv/snapkv:ratio=0.5, "
                     + "'streamingllm:ratio=0.5>quantize:type=q8_0' (ratio = fraction of tokens evicted); presses: "
-                    + "streamingllm, h2o, snapkv, tova, knorm, pyramidkv, random, quantize; wrappers: adakv, perlayer, decode")
+                    + "streamingllm, h2o, snapkv, tova, knorm, pyramidkv, random, quantize, lagkv, dynamickv, prefixkv; "
+                    + "wrappers: adakv, perlayer, decode, kvcrush")
     String press;
 
     @Option(names = "--kv-type", paramLabel = "TYPE",
@@ -38,7 +40,7 @@ public final class KvOptions {
 
     public KvCache newCache(Model model, int context) {
         if (!paged()) return model.newContiguousCache(context);
-        KvPress p = press != null ? PressRegistry.parse(press) : null;
+        KvPress p = press != null ? PrefixKvCalibration.prepare(PressRegistry.parse(press), model, java.util.List.of()) : null;
         KvStorage s = KvStorage.parse(type != null ? type : "f32");
         return PagedKvCache.forModel(model.config(), context, s, budgetMib << 20, p);
     }

@@ -33,10 +33,14 @@ public final class PressRegistry {
         BASELINES.put("pyramidkv", PyramidKvPress::parse);
         BASELINES.put("random", RandomPress::parse);
         BASELINES.put("quantize", QuantizePress::parse);
+        BASELINES.put("lagkv", LagKvPress::parse);
+        BASELINES.put("dynamickv", DynamicKvPress::parse);
+        BASELINES.put("prefixkv", PrefixKvPress::parse);
         BASELINES.put("elitekv", EliteKvPress::parse);
         WRAPPERS.put("adakv", (p, in) -> new AdaKvPress(in, p.real("safeguard", 0.2)));
         WRAPPERS.put("perlayer", (p, in) -> new PerLayerBudgetPress(in, p.reals("keep")));
         WRAPPERS.put("decode", (p, in) -> new DecodePress(in, p.integer("every", 16)));
+        WRAPPERS.put("kvcrush", (p, in) -> new KvCrushPress(in, p.real("crush", 0.1), p.string("anchor", "mean")));
     }
 
     /** Every name the parser accepts. */
@@ -66,14 +70,12 @@ public final class PressRegistry {
         if (s.isEmpty()) throw new IllegalArgumentException("empty press in '" + whole + "'");
         if (s.equals("none")) return null;
         int slash = s.indexOf('/');
+        int colon0 = s.indexOf(':');
+        // a press that wraps nothing may have '/' in its parameters (prefixkv:profile=/tmp/p.json)
+        if (colon0 >= 0 && slash > colon0 && !WRAPPERS.containsKey(s.substring(0, colon0).trim().toLowerCase(java.util.Locale.ROOT))) slash = -1;
         String head = slash < 0 ? s : s.substring(0, slash);
         int colon = head.indexOf(':');
         String name = (colon < 0 ? head : head.substring(0, colon)).trim().toLowerCase(java.util.Locale.ROOT);
-        if (slash > colon && colon >= 0 && BASELINES.containsKey(name) && !WRAPPERS.containsKey(name)) {
-            // a '/' inside a stand-alone press's parameters is part of a value (a file path, e.g. elitekv:profile=dir/p.txt)
-            slash = -1;
-            head = s;
-        }
         PressParams params = new PressParams(name, colon < 0 ? null : head.substring(colon + 1));
         KvPress press;
         if (WRAPPERS.containsKey(name)) {
