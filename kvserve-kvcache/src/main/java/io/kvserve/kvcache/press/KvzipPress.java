@@ -116,10 +116,15 @@ public record KvzipPress(double ratio, int chunk, int sinks, int prefix, boolean
         }
     }
 
-    /** Plain prefill, then the reconstruction passes that score the context; the scores go to the cache. */
+    /**
+     * Plain prefill, then the reconstruction passes that score the context; the scores go to the
+     * cache. A prompt that continues a cached sequence (a later chat turn: the query after the
+     * compressed context) is only prefilled: it is kept in full, the context is not scored again.
+     */
     @Override
     public float[] prefill(Run run) {
         float[] logits = PrefillPress.plainPrefill(run);
+        if (run.from() > 0) return logits;
         PagedKvCache cache = run.cache();
         int t = cache.length(run.seq());
         run.cache().setPrefillScores(run.seq(), reconstructionScores(run.model(), run.pass(), cache, run.seq(), Arrays.copyOf(run.prompt(), t)));
