@@ -138,10 +138,12 @@ public final class KvFidelityEval {
         for (Story s : stories) {
             int[] tok = s.tokens();
             try (PagedKvCache cache = new PagedKvCache(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
-                    m.config().groupSize(), tok.length, c.storage(), o.pageTokens(), 1L << 40, c.press())) {
+                    m.config().groupSize(), m.config().contextLength(), c.storage(), o.pageTokens(), 1L << 40, c.press())) {
                 int seq = cache.open();
                 float[] logits = null;
-                for (int p = 0; p < s.context(); p += fp.maxBatch()) {
+                io.kvserve.model.kv.PrefillDriver driver = cache.prefillDriver();
+                if (driver != null) logits = driver.prefill(m, fp, seq, java.util.Arrays.copyOf(tok, s.context()), 0);
+                else for (int p = 0; p < s.context(); p += fp.maxBatch()) {
                     int len = Math.min(fp.maxBatch(), s.context() - p);
                     logits = fp.forward(Batch.ofSequence(seq, tok, p, len, p, false), cache);
                 }

@@ -44,6 +44,7 @@ public final class PagedKvCache implements KvCache {
         final float[][][] windowQ;           // (layer, kvHead) -> (window, groupSize, headDim), slot = pos % window
         final int[][][] windowPos;           // (layer, kvHead) -> (window), -1 when empty
         int[][] budget;                      // (layer, kvHead) tokens after the prefill press
+        float[][][] prefillScores;           // (layer, kvHead, position) set by a prefill driver (KVzip), or null
         boolean prefilled;
         int compressedAt;
 
@@ -206,6 +207,38 @@ public final class PagedKvCache implements KvCache {
         s.next[layer] = pos + 1;
     }
 
+    /**
+     * Like {@link #append} but the position may skip ahead of the layer's next one: FastKV's deeper
+     * layers store only the tokens propagated past the TSP layer, at their original positions.
+     */
+    public void appendAt(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        if (pos < s.next[layer]) throw new IllegalStateException("layer " + layer + " expects a position >= " + s.next[layer] + ", got " + pos);
+        if (pos >= maxPositions) throw new KvCacheFullException("position " + pos + " is beyond the cache's " + maxPositions + " positions");
+        for (int h = 0; h < kvHeads; h++) s.streams[layer][h].append(k, kOff + h * headDim, v, vOff + h * headDim, pos);
+        s.next[layer] = pos + 1;
+    }
+
+    /** Most positions per sequence. */
+    public int maxPositions() {
+        return maxPositions;
+    }
+
+    /**
+     * Scores a prefill driver computed for every (layer, KV head, position) of {@code seq}, read by
+     * its press through {@link PressContext#prefillScores}; positions past the array score +inf.
+     */
+    public void setPrefillScores(int seq, float[][][] byPosition) {
+        seq(seq).prefillScores = byPosition;
+    }
+
+    @Override
+    public io.kvserve.model.kv.PrefillDriver prefillDriver() {
+        io.kvserve.kvcache.press.PrefillPress driver = io.kvserve.kvcache.press.PrefillPress.find(press);
+        if (driver == null) return null;
+        return (model, pass, seq, prompt, from) -> driver.prefill(new io.kvserve.kvcache.press.PrefillPress.Run(model, pass, this, seq, prompt, from));
+    }
+
     @Override
     public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
                        float[] out, int outOff, float[] scores) {
@@ -364,6 +397,16 @@ public final class PagedKvCache implements KvCache {
             KvStream st = s.streams[layer][kvHead];
             if (st.attention == null) throw new IllegalStateException("this cache does not track attention: the press must return true from tracksAttention()");
             return Arrays.copyOf(st.attention, st.count);
+        }
+
+        @Override
+        public float[] prefillScores(int layer, int kvHead) {
+            if (s.prefillScores == null) return null;
+            float[] byPos = s.prefillScores[layer][kvHead];
+            KvStream st = s.streams[layer][kvHead];
+            float[] r = new float[st.count];
+            for (int i = 0; i < st.count; i++) r[i] = st.positions[i] < byPos.length ? byPos[st.positions[i]] : Float.POSITIVE_INFINITY;
+            return r;
         }
 
         @Override

@@ -48,6 +48,14 @@ public interface PressContext {
     /** Attention each stored token has received so far, summed over queries and the group, {@code (tokens)}. */
     float[] accumulatedAttention(int layer, int kvHead);
 
+    /**
+     * Scores a prefill driver computed per stored token (KVzip's reconstruction attention), tokens
+     * stored after it ran scoring +inf; null when no driver scored this sequence.
+     */
+    default float[] prefillScores(int layer, int kvHead) {
+        return null;
+    }
+
     /** Tokens stored right after the prefill press ran (the budget decode-time compression returns to). */
     int budgetAfterPrefill(int layer, int kvHead);
 

@@ -37,6 +37,8 @@ public final class PressRegistry {
         BASELINES.put("dynamickv", DynamicKvPress::parse);
         BASELINES.put("prefixkv", PrefixKvPress::parse);
         BASELINES.put("elitekv", EliteKvPress::parse);
+        BASELINES.put("fastkv", FastKvPress::parse);
+        BASELINES.put("kvzip", KvzipPress::parse);
         WRAPPERS.put("adakv", (p, in) -> new AdaKvPress(in, p.real("safeguard", 0.2)));
         WRAPPERS.put("perlayer", (p, in) -> new PerLayerBudgetPress(in, p.reals("keep")));
         WRAPPERS.put("decode", (p, in) -> new DecodePress(in, p.integer("every", 16)));

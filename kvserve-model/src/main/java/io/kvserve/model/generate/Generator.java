@@ -4,6 +4,7 @@ import io.kvserve.model.Batch;
 import io.kvserve.model.Model;
 import io.kvserve.model.WorkerPool;
 import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.kv.PrefillDriver;
 import io.kvserve.model.transformer.ForwardPass;
 
 import java.util.Arrays;
@@ -66,7 +67,9 @@ public final class Generator {
         long t0 = System.nanoTime();
         cache.reserve(seq, prompt.length - from);
         float[] logits = null;
-        for (int p = from; p < prompt.length; p += pass.maxBatch()) {
+        PrefillDriver driver = cache.prefillDriver();
+        if (driver != null) logits = driver.prefill(model, pass, seq, prompt, from);
+        else for (int p = from; p < prompt.length; p += pass.maxBatch()) {
             int len = Math.min(pass.maxBatch(), prompt.length - p);
             logits = pass.forward(Batch.ofSequence(seq, prompt, p, len, p, false), cache);
         }

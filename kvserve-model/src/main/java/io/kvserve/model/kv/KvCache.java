@@ -52,6 +52,14 @@ public interface KvCache extends AutoCloseable {
      */
     default void stepDone(int seq) {}
 
+    /**
+     * The prefill this cache's compression method needs instead of the plain forward loop, or null
+     * (the default) for the plain one.
+     */
+    default PrefillDriver prefillDriver() {
+        return null;
+    }
+
     /** Bytes of KV data held, as the allocator counts them. */
     long bytesInUse();
 

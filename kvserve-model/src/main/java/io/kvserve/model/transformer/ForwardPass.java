@@ -70,7 +70,7 @@ public final class ForwardPass {
         int n = batch.size();
         if (n == 0) return new float[0];
         if (n > maxBatch) throw new IllegalArgumentException("batch of " + n + " tokens exceeds this pass's maximum " + maxBatch);
-        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        int dim = c.dim();
         for (int i = 0; i < n; i++) {
             int tok = batch.tokens()[i];
             if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary [0, " + c.vocabSize() + ")");
@@ -78,50 +78,60 @@ public final class ForwardPass {
             if (pos < 0 || pos >= c.contextLength()) throw new IllegalArgumentException("position " + pos + " is outside the context [0, " + c.contextLength() + ")");
             w.tokenEmbedding().row(tok, x, i * dim);
         }
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        for (int l = 0; l < c.nLayers(); l++) {
-            LayerWeights lw = w.layers().get(l);
-            // attention block
-            rmsNormRows(x, xb, lw.attnNorm(), n, dim);
-            matmul3(lw.wq(), q, lw.wk(), k, lw.wv(), v, xb, n);
-            addBias(q, lw.bq(), n, qDim);
-            addBias(k, lw.bk(), n, kvDim);
-            addBias(v, lw.bv(), n, kvDim);
-            if (lw.qNorm() != null) headNorm(q, lw.qNorm(), n * c.nHeads());
-            if (lw.kNorm() != null) headNorm(k, lw.kNorm(), n * c.nKvHeads());
-            for (int i = 0; i < n; i++) {
-                int pos = batch.positions()[i];
-                rope.rotate(q, i * qDim, c.nHeads(), pos);
-                rope.rotate(k, i * kvDim, c.nKvHeads(), pos);
-                cache.append(l, batch.seqs()[i], pos, k, i * kvDim, v, i * kvDim);
-            }
-            final int layer = l;
-            int group = c.groupSize();
-            long attnWork = (long) n * c.nHeads() * hd * 2L * (batch.positions()[n - 1] + 1);
-            pool.forRange(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
-                float[] s = scores.get();
-                for (int job = from; job < to; job++) {
-                    int i = job / c.nKvHeads(), h = job % c.nKvHeads();
-                    int off = i * qDim + h * group * hd;
-                    cache.attend(layer, batch.seqs()[i], h, q, off, group, batch.positions()[i], scale, att, off, s);
-                }
-            });
-            matmul(lw.wo(), att, xb, n);
-            add(x, xb, n * dim);
-            // feed-forward block
-            rmsNormRows(x, xb, lw.ffnNorm(), n, dim);
-            matmul2(lw.wGate(), gate, lw.wUp(), up, xb, n);
-            swiglu(gate, up, n * c.ffnDim());
-            matmul(lw.wDown(), gate, xb, n);
-            add(x, xb, n * dim);
+        for (int l = 0; l < c.nLayers(); l++) layer(l, batch, cache);
+        return logitsOf(batch, x, 0);
+    }
+
+    /**
+     * Token embeddings of the batch into {@code hidden} from {@code hiddenOff}, {@code (n, dim)}: the
+     * input of layer 0, for callers that run the layers themselves ({@link #runLayers}).
+     */
+    public void embed(Batch batch, float[] hidden, int hiddenOff) {
+        int dim = c.dim();
+        for (int i = 0; i < batch.size(); i++) {
+            int tok = batch.tokens()[i];
+            if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            w.tokenEmbedding().row(tok, hidden, hiddenOff + i * dim);
         }
+    }
+
+    /**
+     * Runs layers {@code [fromLayer, toLayer)} over the hidden states {@code (n, dim)} at
+     * {@code hidden[hiddenOff..]}, in place, appending each layer's keys and values to {@code cache}
+     * at the batch's positions. Lets a prefill driver run a layer range for some tokens only (FastKV's
+     * token-selective propagation); {@link #forward} is the same loop over every layer.
+     */
+    public void runLayers(Batch batch, KvCache cache, float[] hidden, int hiddenOff, int fromLayer, int toLayer) {
+        int n = batch.size();
+        if (n == 0) return;
+        if (n > maxBatch) throw new IllegalArgumentException("batch of " + n + " tokens exceeds this pass's maximum " + maxBatch);
+        if (fromLayer < 0 || toLayer > c.nLayers() || fromLayer > toLayer) {
+            throw new IllegalArgumentException("layer range [" + fromLayer + ", " + toLayer + ") is outside the model's " + c.nLayers() + " layers");
+        }
+        for (int i = 0; i < n; i++) {
+            int pos = batch.positions()[i];
+            if (pos < 0 || pos >= c.contextLength()) throw new IllegalArgumentException("position " + pos + " is outside the context [0, " + c.contextLength() + ")");
+        }
+        int len = n * c.dim();
+        System.arraycopy(hidden, hiddenOff, x, 0, len);
+        for (int l = fromLayer; l < toLayer; l++) layer(l, batch, cache);
+        System.arraycopy(x, 0, hidden, hiddenOff, len);
+    }
+
+    /**
+     * Final norm and classifier over the hidden states {@code (n, dim)} at {@code hidden[hiddenOff..]}
+     * of the rows of {@code batch} that want logits; {@code (logitRows, vocab)}, reused by the next call.
+     */
+    public float[] logitsOf(Batch batch, float[] hidden, int hiddenOff) {
+        int n = batch.size();
+        int dim = c.dim();
         // final norm and classifier, only for rows that want logits
         int rows = batch.logitRows();
         if (lastRows.length < rows * dim) lastRows = new float[rows * dim];
         int r = 0;
         for (int i = 0; i < n; i++) {
             if (batch.wantLogits()[i]) {
-                Kernels.rmsNorm(lastRows, r * dim, x, i * dim, w.outputNorm(), dim, c.rmsEps());
+                Kernels.rmsNorm(lastRows, r * dim, hidden, hiddenOff + i * dim, w.outputNorm(), dim, c.rmsEps());
                 r++;
             }
         }
@@ -133,6 +143,47 @@ public final class ForwardPass {
             pool.forRange(vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
         }
         return logits;
+    }
+
+    /** One decoder layer over the first {@code batch.size()} rows of {@code x}. */
+    private void layer(int l, Batch batch, KvCache cache) {
+        int n = batch.size();
+        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        LayerWeights lw = w.layers().get(l);
+        // attention block
+        rmsNormRows(x, xb, lw.attnNorm(), n, dim);
+        matmul3(lw.wq(), q, lw.wk(), k, lw.wv(), v, xb, n);
+        addBias(q, lw.bq(), n, qDim);
+        addBias(k, lw.bk(), n, kvDim);
+        addBias(v, lw.bv(), n, kvDim);
+        if (lw.qNorm() != null) headNorm(q, lw.qNorm(), n * c.nHeads());
+        if (lw.kNorm() != null) headNorm(k, lw.kNorm(), n * c.nKvHeads());
+        for (int i = 0; i < n; i++) {
+            int pos = batch.positions()[i];
+            rope.rotate(q, i * qDim, c.nHeads(), pos);
+            rope.rotate(k, i * kvDim, c.nKvHeads(), pos);
+            cache.append(l, batch.seqs()[i], pos, k, i * kvDim, v, i * kvDim);
+        }
+        final int layer = l;
+        int group = c.groupSize();
+        long attnWork = (long) n * c.nHeads() * hd * 2L * (batch.positions()[n - 1] + 1);
+        pool.forRange(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
+            float[] s = scores.get();
+            for (int job = from; job < to; job++) {
+                int i = job / c.nKvHeads(), h = job % c.nKvHeads();
+                int off = i * qDim + h * group * hd;
+                cache.attend(layer, batch.seqs()[i], h, q, off, group, batch.positions()[i], scale, att, off, s);
+            }
+        });
+        matmul(lw.wo(), att, xb, n);
+        add(x, xb, n * dim);
+        // feed-forward block
+        rmsNormRows(x, xb, lw.ffnNorm(), n, dim);
+        matmul2(lw.wGate(), gate, lw.wUp(), up, xb, n);
+        swiglu(gate, up, n * c.ffnDim());
+        matmul(lw.wDown(), gate, xb, n);
+        add(x, xb, n * dim);
     }
 
     private void rmsNormRows(float[] src, float[] dst, float[] weight, int n, int dim) {
