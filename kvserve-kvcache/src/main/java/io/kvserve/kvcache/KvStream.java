@@ -188,7 +188,7 @@ final class KvStream {
             readKey(i, row, 0);
             for (int j = 0; j < nq; j++) probs[j * n + i] = Kernels.dot(q, qOff + j * hd, row, 0, hd) * scale;
         }
-        LowRankState lr = lowRank != null && lowRank.maxPosition < maxPos ? lowRank : null;
+        LowRankState lr = lowRank != null && lowRank.maxPosition <= maxPos ? lowRank : null;
         float[] lse = lr != null ? sc.lse(nq) : null;
         for (int j = 0; j < nq; j++) {
             if (lr != null) lse[j] = logSumExp(probs, j * n, n);
