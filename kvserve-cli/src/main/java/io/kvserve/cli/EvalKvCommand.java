@@ -61,6 +61,7 @@ public final class EvalKvCommand implements Callable<Integer> {
         String body = Files.readString(textPath);
         try (Model model = modelOptions.load()) {
             var st = KvFidelityEval.stories(model, body, o);
+            parsed = KvFidelityEval.fitLess(model, body, st, parsed, o, System.err);
             System.err.printf("kvserve eval kv: %s, %d stories from %s, %d configurations%n", model.name(), st.size(), textPath, parsed.size());
             var results = KvFidelityEval.run(model, st, parsed, o, System.err);
             var out = spec.commandLine().getOut();

@@ -14,16 +14,18 @@ import java.util.Locale;
 /**
  * Closed-form fit of LESS's query mixing matrix M, per (layer, KV head), on calibration text.
  *
- * <p>The model runs over each calibration sequence with a full cache that records the queries and
- * keys after RoPE. For every query q at position t and every key k_s that an eviction press could
- * drop ({@code 1 <= s <= t - 4}: not the first token, an attention sink every press here keeps, and
- * not the last few, which every press keeps), the target is the attention probability
- * {@code p_ts = exp(q.k_s/sqrt(d) - lse_t)} under full attention and the prediction
- * {@code f(q)^T M psi(k_s) exp(-lse_t)}. Minimising the squared error plus
- * {@code ridge * mean diag * |M - I|^2} is linear least squares in M: the normal equations
- * {@code sum_t (a_t a_t^T) kron (sum_s psi_s psi_s^T)} are built with a prefix sum over s and solved
- * exactly. The paper instead trains two-layer GELU maps with Adam on the layer output; this is the
- * training-free substitute the issue allows.
+ * <p>The model runs over each calibration sequence with a full cache that records the queries,
+ * keys (after RoPE) and values. For every query q at position t, the keys an eviction press could
+ * drop are taken to be {@code D(t) = [1, t - 4]} (not the first token, an attention sink every press
+ * here keeps, and not the last few, which every press keeps). The targets are what D(t) gives the
+ * query under full attention, its probability mass {@code sum_s p_ts} and its value sum
+ * {@code sum_s p_ts v_s}; the predictions are the state's terms for the same tokens,
+ * {@code a^T M sum_s psi(k_s)} and {@code a^T M sum_s psi(k_s) v_s^T} with
+ * {@code a = f(q) exp(-lse_t)}. This is the paper's objective (the attention output of the tokens
+ * beyond the budget) before the output projection, with the state's own sums. Minimising the
+ * squared error plus {@code ridge * mean diag * |M - I|^2} is linear least squares in M, solved
+ * exactly from its normal equations, built with running sums over s. The paper instead trains
+ * two-layer GELU maps with Adam; this is the training-free substitute the issue allows.
  */
 public final class LessCalibration {
     /** Keys before this position are never fitted (the attention sink is always kept). */
@@ -32,6 +34,27 @@ public final class LessCalibration {
     static final int SKIP_RECENT = 4;
 
     private LessCalibration() {}
+
+    /**
+     * {@code press} with fitted maps in every LESS press that needs them (also inside a composition);
+     * presses of the same rank, seed and ridge share one fit. Other presses come back unchanged.
+     */
+    public static KvPress withFittedMaps(KvPress press, Model model, List<int[]> sequences, java.util.Map<String, LessFeatureMaps> fits, PrintStream log) {
+        if (press instanceof LessPress lp && lp.needsFit()) {
+            String key = lp.rank() + "/" + lp.seed() + "/" + lp.ridge();
+            return lp.withMaps(fits.computeIfAbsent(key, k -> fit(model, sequences, lp.rank(), lp.seed(), lp.ridge(), log)));
+        }
+        if (press instanceof ComposedPress cp) {
+            return new ComposedPress(cp.presses().stream().map(p -> withFittedMaps(p, model, sequences, fits, log)).toList());
+        }
+        return press;
+    }
+
+    /** Whether {@code press} holds a LESS press that still needs {@link #withFittedMaps}. */
+    public static boolean needsFit(KvPress press) {
+        if (press instanceof LessPress lp) return lp.needsFit();
+        return press instanceof ComposedPress cp && cp.presses().stream().anyMatch(LessCalibration::needsFit);
+    }
 
     /** Fitted maps for {@code model} from token sequences (each starts at position 0). */
     public static LessFeatureMaps fit(Model model, List<int[]> sequences, int rank, long seed, double ridge, PrintStream log) {
@@ -62,7 +85,7 @@ public final class LessCalibration {
             for (int l = 0; l < layers; l++) {
                 for (int h = 0; h < heads; h++) {
                     var map = (LessFeatureMaps.FeatureMap) base.map(l, h);
-                    sumP2[l][h] += accumulate(map, rec.q[l][h], rec.k[l][h], len, g, gram[l][h], rhs[l][h]);
+                    sumP2[l][h] += accumulate(map, rec.q[l][h], rec.k[l][h], rec.v[l][h], len, g, gram[l][h], rhs[l][h]);
                 }
             }
         }
@@ -84,7 +107,7 @@ public final class LessCalibration {
         }
         if (log != null) {
             log.printf(Locale.ROOT, "less: fitted the rank-%d maps of %d layers x %d KV heads on %d sequences (%d tokens): squared error of the"
-                    + " dropped-token attention %.4f of its energy (random features alone: %.4f)%n", rank, layers, heads, sequences.size(), tokens,
+                    + " dropped-token attention (mass and value sum) %.4f of its energy (random features alone: %.4f)%n", rank, layers, heads, sequences.size(), tokens,
                     errFit / total, errIdentity / total);
         }
         return new LessFeatureMaps(layers, heads, d, rank, fitted);
@@ -92,26 +115,40 @@ public final class LessCalibration {
 
     /**
      * Adds one sequence of one (layer, head) to the normal equations; returns the sum of squared
-     * targets. {@code q} is {@code (len, group, d)}, {@code k} {@code (len, d)}.
+     * targets. {@code q} is {@code (len, group, d)}, {@code k} and {@code v} {@code (len, d)}. For
+     * each query the targets are what the droppable keys D(t) contribute to its attention, the
+     * mass {@code sum_s p_ts} and the value sum {@code sum_s p_ts v_s}, and the predictions the
+     * state's {@code a^T M sum_s psi_s} and {@code a^T M sum_s psi_s v_s} with {@code a = f(q) e^-lse}.
      */
-    static double accumulate(LessFeatureMaps.FeatureMap map, float[] q, float[] k, int len, int group, double[][] gram, double[] rhs) {
-        int m = map.dim, d = map.headDim, n = m * m;
+    static double accumulate(LessFeatureMaps.FeatureMap map, float[] q, float[] k, float[] v, int len, int group, double[][] gram, double[] rhs) {
+        int m = map.dim, d = map.headDim;
         float scale = (float) (1.0 / Math.sqrt(d));
         float[][] psi = new float[len][m];
         for (int s = 0; s < len; s++) map.key(k, s * d, psi[s]);
-        double[] prefix = new double[m * m];             // sum of psi psi^T over the fitted keys so far
+        double[] s1 = new double[m];                     // sum of psi over the fitted keys so far
+        double[] sv = new double[m * d];                 // sum of psi v^T over them, (m, d)
+        double[] quad = new double[m * m];               // s1 s1^T + sum_c sv[:,c] sv[:,c]^T
         float[] f = new float[m];
         double[] scores = new double[len];
         double[] aat = new double[m * m];
-        double[] b = new double[m];
+        double[] pv = new double[d];
         double p2 = 0;
-        int added = SKIP_FIRST;                          // keys [SKIP_FIRST, added) are in prefix
+        int added = SKIP_FIRST;                          // keys [SKIP_FIRST, added) are in s1, sv
         for (int t = 0; t < len; t++) {
             int last = t - SKIP_RECENT;                  // fitted keys: [SKIP_FIRST, last]
             if (last < SKIP_FIRST) continue;
             for (; added <= last; added++) {
-                float[] p = psi[added];
-                for (int a = 0; a < m; a++) for (int c = 0; c < m; c++) prefix[a * m + c] += (double) p[a] * p[c];
+                for (int a = 0; a < m; a++) {
+                    s1[a] += psi[added][a];
+                    for (int c = 0; c < d; c++) sv[a * d + c] += (double) psi[added][a] * v[added * d + c];
+                }
+            }
+            for (int a = 0; a < m; a++) {
+                for (int b = 0; b < m; b++) {
+                    double x = s1[a] * s1[b];
+                    for (int c = 0; c < d; c++) x += sv[a * d + c] * sv[b * d + c];
+                    quad[a * m + b] = x;
+                }
             }
             java.util.Arrays.fill(aat, 0);
             for (int j = 0; j < group; j++) {
@@ -128,17 +165,22 @@ public final class LessCalibration {
                 double lse = max + Math.log(sum);
                 map.features(q, qo, f);
                 double e = Math.exp(-lse);
-                java.util.Arrays.fill(b, 0);
+                double mass = 0;
+                java.util.Arrays.fill(pv, 0);
                 for (int s = SKIP_FIRST; s <= last; s++) {
                     double p = Math.exp(scores[s] - lse);
-                    p2 += p * p;
-                    for (int a = 0; a < m; a++) b[a] += p * psi[s][a];
+                    mass += p;
+                    for (int c = 0; c < d; c++) pv[c] += p * v[s * d + c];
                 }
+                p2 += mass * mass;
+                for (int c = 0; c < d; c++) p2 += pv[c] * pv[c];
                 for (int a = 0; a < m; a++) {
                     double fa = f[a] * e;
-                    for (int c = 0; c < m; c++) {
-                        aat[a * m + c] += fa * f[c] * e;
-                        rhs[a * m + c] += fa * b[c];
+                    for (int b = 0; b < m; b++) {
+                        aat[a * m + b] += fa * f[b] * e;
+                        double target = s1[b] * mass;
+                        for (int c = 0; c < d; c++) target += sv[b * d + c] * pv[c];
+                        rhs[a * m + b] += fa * target;
                     }
                 }
             }
@@ -146,16 +188,14 @@ public final class LessCalibration {
                 for (int c = 0; c < m; c++) {
                     double w = aat[a * m + c];
                     if (w == 0) continue;
-                    double[][] rows = gram;
                     for (int bb = 0; bb < m; bb++) {
-                        double[] row = rows[a * m + bb];
+                        double[] row = gram[a * m + bb];
                         int col = c * m;
-                        for (int ee = 0; ee < m; ee++) row[col + ee] += w * prefix[bb * m + ee];
+                        for (int ee = 0; ee < m; ee++) row[col + ee] += w * quad[bb * m + ee];
                     }
                 }
             }
         }
-        assert gram.length == n;
         return p2;
     }
 
@@ -208,7 +248,7 @@ public final class LessCalibration {
     /** A full F32 cache that also keeps every query and key after RoPE, {@code q: (layer, head) -> (len, group, d)}. */
     private static final class Recorder implements KvCache {
         final ContiguousKvCache cache;
-        final float[][][] q, k;
+        final float[][][] q, k, v;
         final int heads, d, group;
 
         Recorder(int layers, int heads, int d, int group, int len) {
@@ -218,6 +258,7 @@ public final class LessCalibration {
             this.group = group;
             q = new float[layers][heads][len * group * d];
             k = new float[layers][heads][len * d];
+            v = new float[layers][heads][len * d];
         }
 
         @Override public int layers() { return cache.layers(); }
@@ -233,9 +274,12 @@ public final class LessCalibration {
         @Override public void close() { cache.close(); }
 
         @Override
-        public void append(int layer, int seq, int pos, float[] kk, int kOff, float[] v, int vOff) {
-            for (int h = 0; h < heads; h++) System.arraycopy(kk, kOff + h * d, k[layer][h], pos * d, d);
-            cache.append(layer, seq, pos, kk, kOff, v, vOff);
+        public void append(int layer, int seq, int pos, float[] kk, int kOff, float[] vv, int vOff) {
+            for (int h = 0; h < heads; h++) {
+                System.arraycopy(kk, kOff + h * d, k[layer][h], pos * d, d);
+                System.arraycopy(vv, vOff + h * d, v[layer][h], pos * d, d);
+            }
+            cache.append(layer, seq, pos, kk, kOff, vv, vOff);
         }
 
         @Override

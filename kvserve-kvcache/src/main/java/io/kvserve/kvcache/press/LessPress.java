@@ -75,7 +75,7 @@ public record LessPress(ScorerPress inner, int rank, String map, double ridge, l
         LessFeatureMaps m = maps;
         if (m == null) {
             if (map.equals("fit")) {
-                throw new IllegalStateException("less:map=fit has no fitted feature maps: `kvserve eval kv` fits them on calibration text"
+                throw new IllegalArgumentException("less:map=fit has no fitted feature maps: `kvserve eval kv` fits them on calibration text"
                         + " by itself; elsewhere use less:map=random (training-free) or fit them with LessCalibration.fit");
             }
             m = LessFeatureMaps.random(ctx.layers(), ctx.kvHeads(), ctx.headDim(), rank, seed);

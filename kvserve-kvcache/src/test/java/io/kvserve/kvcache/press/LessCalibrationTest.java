@@ -12,21 +12,23 @@ import static org.assertj.core.api.Assertions.within;
 
 /** The closed-form fit of LESS's query map. */
 class LessCalibrationTest {
-    /** The normal equations, built with prefix sums, give the same error as summing every (query, key) pair directly. */
+    /** The normal equations, built with running sums, give the same error as summing every query's dropped-token terms directly. */
     @Test
     void normalEquationsMatchTheBruteForceObjective() {
         int d = 4, m = 3, group = 2, len = 9;
         var map = (LessFeatureMaps.FeatureMap) LessFeatureMaps.random(1, 1, d, m, 7).map(0, 0);
         SplittableRandom r = new SplittableRandom(1);
-        float[] q = new float[len * group * d], k = new float[len * d];
+        float[] q = new float[len * group * d], k = new float[len * d], v = new float[len * d];
         for (int i = 0; i < q.length; i++) q[i] = (float) r.nextDouble(-1.5, 1.5);
         for (int i = 0; i < k.length; i++) k[i] = (float) r.nextDouble(-1.5, 1.5);
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextDouble(-1, 1);
         double[][] gram = new double[m * m][m * m];
         double[] rhs = new double[m * m];
-        double p2 = LessCalibration.accumulate(map, q, k, len, group, gram, rhs);
+        double p2 = LessCalibration.accumulate(map, q, k, v, len, group, gram, rhs);
         double[] mix = new double[m * m];
         for (int i = 0; i < mix.length; i++) mix[i] = r.nextDouble(-1, 1);
 
+        // brute force: for each query, (state mass - true mass)^2 + |state value sum - true value sum|^2, over keys [1, t-4]
         double brute = 0;
         float[] f = new float[m], psi = new float[m];
         for (int t = 0; t < len; t++) {
@@ -39,13 +41,18 @@ class LessCalibrationTest {
                     z += Math.exp(s[u]);
                 }
                 map.features(q, qo, f);
+                double[] err = new double[d + 1];                // [mass, value sum 0..d-1]
+                boolean any = false;
                 for (int u = LessCalibration.SKIP_FIRST; u <= t - LessCalibration.SKIP_RECENT; u++) {
+                    any = true;
                     map.key(k, u * d, psi);
-                    double pred = 0;
-                    for (int a = 0; a < m; a++) for (int b = 0; b < m; b++) pred += f[a] * mix[a * m + b] * psi[b];
-                    double diff = pred / z - Math.exp(s[u]) / z;
-                    brute += diff * diff;
+                    double kernel = 0;
+                    for (int a = 0; a < m; a++) for (int b = 0; b < m; b++) kernel += f[a] * mix[a * m + b] * psi[b];
+                    double diff = kernel / z - Math.exp(s[u]) / z;
+                    err[0] += diff;
+                    for (int c = 0; c < d; c++) err[1 + c] += diff * v[u * d + c];
                 }
+                if (any) for (double e : err) brute += e * e;
             }
         }
         assertThat(LessCalibration.error(gram, rhs, p2, mix)).isCloseTo(brute, within(1e-6 * Math.max(1, brute)));
