@@ -90,6 +90,38 @@ public final class KvFidelityEval {
         return r;
     }
 
+    /** Stories LESS fits its maps on: at most this many, from the end of the text, never an evaluated one. */
+    public static final int LESS_CALIBRATION_STORIES = 16;
+
+    /**
+     * The configurations with their LESS maps fitted ({@code less:map=fit}, the default), on up to
+     * {@link #LESS_CALIBRATION_STORIES} paragraphs taken from the end of the text that are not
+     * among the evaluated stories; configurations without LESS come back unchanged.
+     */
+    public static List<Config> fitLess(Model m, String text, List<Story> evaluated, List<Config> configs, Options o, PrintStream log) {
+        if (configs.stream().noneMatch(c -> c.press() != null && io.kvserve.kvcache.press.LessCalibration.needsFit(c.press()))) return configs;
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (Story s : evaluated) seen.add(java.util.Arrays.toString(s.tokens()));
+        String[] paras = text.split("\\n\\s*\\n");
+        List<int[]> calibration = new ArrayList<>();
+        int limit = Math.min(o.maxTokens(), m.config().contextLength());
+        for (int i = paras.length - 1; i >= 0 && calibration.size() < LESS_CALIBRATION_STORIES; i--) {
+            String p = paras[i].strip();
+            if (p.isEmpty()) continue;
+            int[] ids = m.tokenizer().encode(p, m.tokenizer().addBosByDefault(), true);
+            if (ids.length < o.minTokens()) continue;
+            if (ids.length > limit) ids = java.util.Arrays.copyOf(ids, limit);
+            if (!seen.contains(java.util.Arrays.toString(ids))) calibration.add(ids);
+        }
+        if (calibration.isEmpty()) throw new IllegalArgumentException("less:map=fit needs calibration stories that are not evaluated, but the text has none left: lower --stories or use less:map=random");
+        var fits = new java.util.HashMap<String, io.kvserve.kvcache.press.LessFeatureMaps>();
+        List<Config> r = new ArrayList<>();
+        for (Config c : configs) {
+            r.add(c.press() == null ? c : new Config(c.name(), io.kvserve.kvcache.press.LessCalibration.withFittedMaps(c.press(), m, calibration, fits, log), c.storage()));
+        }
+        return r;
+    }
+
     /** Log-softmax of each step, {@code (steps, vocab)}, kept from the reference run. */
     private record Trace(List<float[]> logProbs, double bytesPerToken, double nll, int tokens) {}
 

@@ -62,6 +62,7 @@ public final class EvalKvCommand implements Callable<Integer> {
         try (Model model = modelOptions.load()) {
             var st = KvFidelityEval.stories(model, body, o);
             parsed = CalibrateEliteKvCommand.calibrateOnTheFly(model, body, o, parsed, System.err);
+            parsed = KvFidelityEval.fitLess(model, body, st, parsed, o, System.err);
             System.err.printf("kvserve eval kv: %s, %d stories from %s, %d configurations%n", model.name(), st.size(), textPath, parsed.size());
             var results = KvFidelityEval.run(model, st, parsed, o, System.err);
             var out = spec.commandLine().getOut();

@@ -34,7 +34,10 @@ public final class KvOptions {
     /** Parses the flags early, so that a bad spec fails before the model loads. */
     public void validate() {
         if (budgetMib < 1) throw new IllegalArgumentException("--kv-budget-mib must be >= 1, got " + budgetMib);
-        if (press != null) PressRegistry.parse(press);
+        if (press != null && io.kvserve.kvcache.press.LessCalibration.needsFit(PressRegistry.parse(press))) {
+            throw new IllegalArgumentException("--kv-press " + press + ": less:map=fit needs feature maps fitted on calibration text, which"
+                    + " `kvserve eval kv` does by itself; here write less:map=random/... (training-free)");
+        }
         if (type != null) KvStorage.parse(type);
     }
 

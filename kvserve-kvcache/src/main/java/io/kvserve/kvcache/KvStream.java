@@ -32,6 +32,8 @@ final class KvStream {
     float[] attention;
     /** When set, one row of {@code codec.width()} floats per token in place of the key and value rows. */
     final StreamCodec codec;
+    /** LESS: what evicted tokens left behind, or null (then attention is exactly the sparse one). */
+    LowRankState lowRank;
 
     KvStream(PageAllocator alloc, KvStorage storage, int headDim, int tokensPerPage, boolean trackAttention) {
         this(alloc, storage, headDim, tokensPerPage, trackAttention, null);
@@ -213,13 +215,21 @@ final class KvStream {
             readKey(i, row, 0);
             for (int j = 0; j < nq; j++) probs[j * n + i] = Kernels.dot(q, qOff + j * hd, row, 0, hd) * scale;
         }
+        LowRankState lr = lowRank != null && lowRank.maxPosition <= maxPos ? lowRank : null;
+        float[] lse = lr != null ? sc.lse(nq) : null;
         for (int j = 0; j < nq; j++) {
+            if (lr != null) lse[j] = logSumExp(probs, j * n, n);
             Kernels.softmax(probs, j * n, n);
             Arrays.fill(out, outOff + j * hd, outOff + (j + 1) * hd, 0f);
         }
         for (i = 0; i < n; i++) {
             readValue(i, row, 0);
             for (int j = 0; j < nq; j++) Kernels.axpy(probs[j * n + i], row, 0, out, outOff + j * hd, hd);
+        }
+        if (lr != null) {
+            float[] shrink = sc.shrink(nq);
+            lr.mix(q, qOff, nq, lse, out, outOff, sc.phi(lr.map.dim()), shrink);
+            for (int j = 0; j < nq; j++) for (i = 0; i < n; i++) probs[j * n + i] *= shrink[j];
         }
         if (attention != null) {
             synchronized (this) {
@@ -266,9 +276,52 @@ final class KvStream {
         return n;
     }
 
+    private static float logSumExp(float[] x, int off, int n) {
+        if (n == 0) return Float.NEGATIVE_INFINITY;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(x[off + i] - max);
+        return (float) (max + Math.log(sum));
+    }
+
+    // ---- LESS state ----
+
+    /** Adds the stored tokens at {@code idx} to the low-rank state (created with {@code map} on first use). */
+    void absorb(int[] idx, AttentionFeatureMap map) {
+        if (idx.length == 0) return;
+        if (map.headDim() != headDim) throw new IllegalArgumentException("feature map for head dim " + map.headDim() + ", stream has " + headDim);
+        if (lowRank == null) lowRank = new LowRankState(alloc, map);
+        float[] k = new float[headDim], v = new float[headDim], psi = new float[lowRank.map.dim()];
+        for (int i : idx) {
+            readKey(i, k, 0);
+            readValue(i, v, 0);
+            lowRank.absorb(k, 0, v, 0, positions[i], psi);
+        }
+    }
+
+    /** A fork of length {@code length} shares the state if every absorbed token lies before it. */
+    void inheritLowRank(KvStream from, int length) {
+        if (from.lowRank != null && from.lowRank.maxPosition < length) lowRank = from.lowRank.share();
+    }
+
+    /** Truncation to {@code fromPos}: absorbed tokens cannot be taken out again, so a state holding later ones is dropped. */
+    void dropLowRankFrom(int fromPos) {
+        if (lowRank != null && lowRank.maxPosition >= fromPos) {
+            lowRank.release();
+            lowRank = null;
+        }
+    }
+
     // ---- reshaping ----
 
     void releaseAll() {
+        releasePages();
+        if (lowRank != null) lowRank.release();
+        lowRank = null;
+    }
+
+    private void releasePages() {
         for (int p = 0; p < nPages; p++) alloc.release(pages[p]);
         nPages = 0;
         count = 0;
@@ -330,7 +383,7 @@ final class KvStream {
     }
 
     private void replaceWith(KvStream s) {
-        releaseAll();
+        releasePages();
         storage = s.storage;
         pages = s.pages;
         nPages = s.nPages;
@@ -384,6 +437,23 @@ final class KvStream {
         float[] codec(int n) {
             if (codec.length < n) codec = new float[n];
             return codec;
+        }
+
+        private float[] lse = new float[8], shrink = new float[8], phi = new float[16];
+
+        float[] lse(int n) {
+            if (lse.length < n) lse = new float[n];
+            return lse;
+        }
+
+        float[] shrink(int n) {
+            if (shrink.length < n) shrink = new float[n];
+            return shrink;
+        }
+
+        float[] phi(int n) {
+            if (phi.length < n) phi = new float[n];
+            return phi;
         }
 
         float[] probs(int n) {

@@ -144,6 +144,7 @@ public final class PagedKvCache implements KvCache {
                 b.streams[l][h].releaseAll();
                 KvStream sa = a.streams[l][h];
                 b.streams[l][h] = sa.prefix(sa.visible(length - 1));
+                b.streams[l][h].inheritLowRank(sa, length);
             }
             b.next[l] = Math.min(length, a.next[l]);
         }
@@ -158,7 +159,10 @@ public final class PagedKvCache implements KvCache {
         Sequence s = seq(seq);
         int p = Math.max(0, fromPos);
         for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) s.streams[l][h].truncate(s.streams[l][h].visible(p - 1));
+            for (int h = 0; h < kvHeads; h++) {
+                s.streams[l][h].truncate(s.streams[l][h].visible(p - 1));
+                s.streams[l][h].dropLowRankFrom(p);
+            }
             s.next[l] = Math.min(s.next[l], p);
         }
         if (s.next[0] == 0) s.prefilled = false;
@@ -283,6 +287,24 @@ public final class PagedKvCache implements KvCache {
     public int[] pages(int seq, int layer, int kvHead) {
         KvStream st = seq(seq).streams[layer][kvHead];
         return Arrays.copyOf(st.pages, st.nPages);
+    }
+
+    /** Page of the LESS low-rank state of (seq, layer, kvHead), or -1 when it has none. */
+    public int lowRankStatePage(int seq, int layer, int kvHead) {
+        LowRankState st = seq(seq).streams[layer][kvHead].lowRank;
+        return st != null ? st.page : -1;
+    }
+
+    /** Tokens absorbed into the LESS state of (seq, layer, kvHead) so far. */
+    public long absorbedTokens(int seq, int layer, int kvHead) {
+        LowRankState st = seq(seq).streams[layer][kvHead].lowRank;
+        return st != null ? st.absorbed : 0;
+    }
+
+    /** The LESS state {@code (H row-major (dim, headDim), then z (dim))} of (seq, layer, kvHead), or null. */
+    public float[] lowRankState(int seq, int layer, int kvHead) {
+        LowRankState st = seq(seq).streams[layer][kvHead].lowRank;
+        return st != null ? st.snapshot() : null;
     }
 
     /** Ids of open sequences. */
@@ -424,6 +446,22 @@ public final class PagedKvCache implements KvCache {
             }
             if (indices.length == st.count) return;
             st.keep(indices);
+        }
+
+        @Override
+        public void keepAbsorbing(int layer, int kvHead, int[] indices, AttentionFeatureMap map) {
+            KvStream st = s.streams[layer][kvHead];
+            boolean[] kept = new boolean[st.count];
+            for (int i = 0; i < indices.length; i++) {
+                if (indices[i] < 0 || indices[i] >= st.count || i > 0 && indices[i] <= indices[i - 1]) {
+                    throw new IllegalArgumentException("keep indices must be increasing within [0, " + st.count + "), got " + Arrays.toString(indices));
+                }
+                kept[indices[i]] = true;
+            }
+            int[] dropped = new int[st.count - indices.length];
+            for (int i = 0, d = 0; i < st.count; i++) if (!kept[i]) dropped[d++] = i;
+            st.absorb(dropped, map);
+            keep(layer, kvHead, indices);
         }
 
         @Override

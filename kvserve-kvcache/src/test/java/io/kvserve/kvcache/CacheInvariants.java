@@ -18,6 +18,8 @@ public final class CacheInvariants {
                     for (int i = 1; i < pos.length; i++) assertThat(pos[i]).as("positions increase").isGreaterThan(pos[i - 1]);
                     if (pos.length > 0) assertThat(pos[pos.length - 1]).isLessThan(c.length(seq));
                     for (int p : c.pages(seq, l, h)) owners.merge(p, 1, Integer::sum);
+                    int state = c.lowRankStatePage(seq, l, h);
+                    if (state >= 0) owners.merge(state, 1, Integer::sum);
                 }
             }
         }

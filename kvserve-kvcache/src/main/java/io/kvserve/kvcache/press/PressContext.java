@@ -62,6 +62,15 @@ public interface PressContext {
     /** Keeps the tokens at {@code indices} (increasing) and frees the pages of the others. */
     void keep(int layer, int kvHead, int[] indices);
 
+    /**
+     * Like {@link #keep}, and first adds every token not kept to the stream's LESS low-rank state
+     * (created with {@code map} on first use), so each evicted token is absorbed exactly once, as it
+     * leaves. Only the paged cache has such a state.
+     */
+    default void keepAbsorbing(int layer, int kvHead, int[] indices, io.kvserve.kvcache.AttentionFeatureMap map) {
+        throw new UnsupportedOperationException("this press context cannot absorb evicted tokens: LESS needs the paged KV cache");
+    }
+
     /** Re-encodes every stream of the sequence into {@code storage}. */
     void convert(KvStorage storage);
 

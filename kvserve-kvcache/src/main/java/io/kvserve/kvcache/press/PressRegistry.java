@@ -14,7 +14,8 @@ import java.util.function.Function;
  * {@code chain := press ('/' chain)?} (a wrapper and the press it wraps);
  * {@code press := name (':' key=value (',' key=value)*)?}. {@code none} is no press. Examples:
  * {@code snapkv:ratio=0.5}, {@code adakv/snapkv:ratio=0.5}, {@code decode:every=16/h2o:ratio=0.5},
- * {@code perlayer:keep=0.9;0.7;0.5;0.4;0.3/knorm}, {@code streamingllm:ratio=0.5>quantize:type=q8_0}.
+ * {@code perlayer:keep=0.9;0.7;0.5;0.4;0.3/knorm}, {@code streamingllm:ratio=0.5>quantize:type=q8_0},
+ * {@code less:rank=8/decode:every=16/h2o:ratio=0.5} (LESS outermost: it absorbs what the chain inside evicts).
  */
 public final class PressRegistry {
     private PressRegistry() {}
@@ -43,6 +44,7 @@ public final class PressRegistry {
         WRAPPERS.put("perlayer", (p, in) -> new PerLayerBudgetPress(in, p.reals("keep")));
         WRAPPERS.put("decode", (p, in) -> new DecodePress(in, p.integer("every", 16)));
         WRAPPERS.put("kvcrush", (p, in) -> new KvCrushPress(in, p.real("crush", 0.1), p.string("anchor", "mean")));
+        WRAPPERS.put("less", LessPress::parse);
     }
 
     /** Every name the parser accepts. */

@@ -27,7 +27,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every press of the registry under every wrapper (none, AdaKV per-head budgets, per-layer
- * budgets, decode-time compression, composition with quantisation), on stories260K (head dim 8)
+ * budgets, decode-time compression, composition with quantisation, LESS's absorbing state), on stories260K (head dim 8)
  * and on a tiny synthesized Llama (head dim 16): a 48-token prompt is prefilled and 12 tokens
  * are generated. Stored counts hold their budgets, page counts match the stored tokens, the
  * allocator's books balance, and the bytes in use fall below the uncompressed cache's.
@@ -68,6 +68,8 @@ class PressMatrixTest {
                 all.add(Arguments.of(model, "decode:every=4/" + b));
                 all.add(Arguments.of(model, b + ">quantize:type=q8_0"));
                 all.add(Arguments.of(model, "kvcrush/" + b));
+                all.add(Arguments.of(model, "less:map=random/" + b));
+                all.add(Arguments.of(model, "less:map=random,rank=4/decode:every=4/" + b));
             }
             all.add(Arguments.of(model, "quantize:type=kivi2,residual=8"));
             all.add(Arguments.of(model, "elitekv:elite=1,rank=2"));
@@ -116,6 +118,12 @@ class PressMatrixTest {
                 int all = 0;
                 for (int l = 0; l < c.layers(); l++) for (int h = 0; h < c.kvHeads(); h++) all += c.storedTokens(seq, l, h);
                 assertThat(all).as("KVzip whole-cache budget").isLessThanOrEqualTo(c.layers() * c.kvHeads() * (perStream + grown));
+            if (press instanceof LessPress) {
+                long absorbed = 0;
+                for (int l = 0; l < c.layers(); l++) for (int h = 0; h < c.kvHeads(); h++) absorbed += c.absorbedTokens(seq, l, h);
+                long stored = 0;
+                for (int l = 0; l < c.layers(); l++) for (int h = 0; h < c.kvHeads(); h++) stored += c.storedTokens(seq, l, h);
+                assertThat(absorbed + stored).as("every token is either stored or absorbed, once").isEqualTo((long) c.layers() * c.kvHeads() * length);
             }
             assertThat(c.bytesInUse()).as("compression frees pages").isLessThan(plain);
             c.release(seq);
