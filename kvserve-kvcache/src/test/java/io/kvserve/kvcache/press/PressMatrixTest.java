@@ -118,6 +118,7 @@ class PressMatrixTest {
                 int all = 0;
                 for (int l = 0; l < c.layers(); l++) for (int h = 0; h < c.kvHeads(); h++) all += c.storedTokens(seq, l, h);
                 assertThat(all).as("KVzip whole-cache budget").isLessThanOrEqualTo(c.layers() * c.kvHeads() * (perStream + grown));
+            }
             if (press instanceof LessPress) {
                 long absorbed = 0;
                 for (int l = 0; l < c.layers(); l++) for (int h = 0; h < c.kvHeads(); h++) absorbed += c.absorbedTokens(seq, l, h);
