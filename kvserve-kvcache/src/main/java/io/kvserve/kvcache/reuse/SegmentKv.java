@@ -44,6 +44,17 @@ public record SegmentKv(int[] tokens, int start, int kvHeads, int headDim, float
         return new SegmentKv(tokens, from, cache.kvHeads(), cache.headDim(), k, v);
     }
 
+    /** A copy whose keys are re-rotated as if computed from position {@code newStart} (values shared). */
+    public SegmentKv movedTo(int newStart, io.kvserve.model.transformer.Rope rope) {
+        int kvDim = kvDim();
+        float[][] k = new float[keys.length][];
+        for (int l = 0; l < keys.length; l++) {
+            k[l] = keys[l].clone();
+            for (int i = 0; i < tokens.length; i++) rope.rerotate(k[l], i * kvDim, kvHeads, start + i, newStart + i);
+        }
+        return new SegmentKv(tokens, newStart, kvHeads, headDim, k, values);
+    }
+
     public int length() {
         return tokens.length;
     }
