@@ -43,6 +43,21 @@ public final class KvPlacement {
         return start;
     }
 
+    /**
+     * Appends {@code length} positions of zero KV in every layer, to be overwritten by a selective
+     * recompute before anything attends to them (new tokens between placed segments). Returns the
+     * first position written.
+     */
+    public static int placeholder(KvCache cache, int seq, int length) {
+        int start = cache.length(seq);
+        cache.reserve(seq, length);
+        float[] zero = new float[cache.kvHeads() * cache.headDim()];
+        for (int l = 0; l < cache.layers(); l++) {
+            for (int i = 0; i < length; i++) cache.append(l, seq, start + i, zero, 0, zero, 0);
+        }
+        return start;
+    }
+
     /** Appends the whole segment; see {@link #place(KvCache, int, SegmentKv, int, int, Rope)}. */
     public static int place(KvCache cache, int seq, SegmentKv segment, Rope rope) {
         return place(cache, seq, segment, 0, segment.length(), rope);
