@@ -66,6 +66,22 @@ class SegmentStoreTest {
     }
 
     @Test
+    void movedToReRotatesKeysByTheOffsetChange() {
+        // head dim 2, one pair with inverse frequency 1: a key (1, 0) at position p is (cos p, sin p)
+        var rope = new io.kvserve.model.transformer.Rope(DhdSelectionTest.ONE_HEAD);
+        float[][] k = {{1, 0, (float) Math.cos(1), (float) Math.sin(1)}}, v = {{5, 6, 7, 8}};
+        SegmentKv s = new SegmentKv(new int[] {1, 2}, 0, 1, 2, k, v);
+        SegmentKv m = s.movedTo(3, rope);
+        assertThat(m.start()).isEqualTo(3);
+        assertThat(m.keys()[0][0]).isCloseTo((float) Math.cos(3), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.keys()[0][1]).isCloseTo((float) Math.sin(3), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.keys()[0][2]).isCloseTo((float) Math.cos(4), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.keys()[0][3]).isCloseTo((float) Math.sin(4), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.values()[0]).containsExactly(5, 6, 7, 8);
+        assertThat(s.keys()[0][0]).isEqualTo(1f);                                   // the original is untouched
+    }
+
+    @Test
     void leastRecentlyUsedSegmentsLeaveAtTheBudget() {
         long one = segment(1, 2, 3, 4).bytes();
         SegmentStore store = new SegmentStore(2, 2 * one);
