@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 
 /** {@code kvserve eval}: evaluation harnesses. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluation harnesses.",
-        subcommands = {EvalKvCommand.class})
+        subcommands = {EvalKvCommand.class, EvalReuseCommand.class})
 public final class EvalCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
