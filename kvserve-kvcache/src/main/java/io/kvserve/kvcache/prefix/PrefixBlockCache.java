@@ -256,8 +256,7 @@ public final class PrefixBlockCache {
     }
 
     private boolean idle(Block b) {
-        for (int p : b.pages) if (alloc.refCount(p) != 1) return false;
-        return true;
+        return alloc.soleOwner(b.pages);
     }
 
     /** Evicts the least recently used idle leaf block; false when there is none. */
