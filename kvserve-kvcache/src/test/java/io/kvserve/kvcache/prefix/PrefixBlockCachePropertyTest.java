@@ -115,44 +115,51 @@ class PrefixBlockCachePropertyTest {
         }
     }
 
-    /** The KV of every stored, uncompressed position is this sequence's own (salt, tokens so far). */
+    /** The KV of every stored position (kept ones after a press too) is this sequence's own (salt, tokens so far). */
     private static void assertKvIsOwn(PagedKvCache c, int id, Seq s) {
         PressContext ctx = c.pressContext(id);
-        int[] toks = toArray(s.tokens());
+        long[] prefix = prefixHashes(SALTS.salt(s.tenant()), toArray(s.tokens()));
         for (int l = 0; l < LAYERS; l++) {
             for (int h = 0; h < HEADS; h++) {
                 int[] pos = ctx.positions(l, h);
                 float[] k = ctx.keys(l, h), v = ctx.values(l, h);
                 for (int i = 0; i < pos.length; i++) {
-                    float[] ek = kv(SALTS.salt(s.tenant()), toks, pos[i], l, h, 0), ev = kv(SALTS.salt(s.tenant()), toks, pos[i], l, h, 1);
+                    float[] ek = kv(prefix[pos[i]], l, h, 0), ev = kv(prefix[pos[i]], l, h, 1);
                     for (int d = 0; d < DIM; d++) {
-                        assertThat(k[i * DIM + d]).as("key l%d h%d pos %d", l, h, pos[i]).isEqualTo(ek[d]);
-                        assertThat(v[i * DIM + d]).as("value l%d h%d pos %d", l, h, pos[i]).isEqualTo(ev[d]);
+                        if (k[i * DIM + d] != ek[d] || v[i * DIM + d] != ev[d]) {
+                            throw new AssertionError("sequence " + id + " (tenant " + s.tenant() + ") reads foreign KV at layer " + l + " head " + h + " position " + pos[i]);
+                        }
                     }
                 }
             }
         }
     }
 
+    /** Hash of (salt, tokens[0..p]) for every p. */
+    static long[] prefixHashes(String salt, int[] toks) {
+        long[] r = new long[toks.length];
+        long x = PrefixBlockCache.saltHash(salt);
+        for (int i = 0; i < toks.length; i++) r[i] = x = x * 31 + toks[i] + 7;
+        return r;
+    }
+
     private static void append(PagedKvCache c, int id, Seq s, int token) {
         s.tokens().add(token);
         int[] toks = toArray(s.tokens());
         int pos = toks.length - 1;
-        String salt = SALTS.salt(s.tenant());
+        long x = prefixHashes(SALTS.salt(s.tenant()), toks)[pos];
         for (int l = 0; l < LAYERS; l++) {
             float[] k = new float[HEADS * DIM], v = new float[HEADS * DIM];
             for (int h = 0; h < HEADS; h++) {
-                System.arraycopy(kv(salt, toks, pos, l, h, 0), 0, k, h * DIM, DIM);
-                System.arraycopy(kv(salt, toks, pos, l, h, 1), 0, v, h * DIM, DIM);
+                System.arraycopy(kv(x, l, h, 0), 0, k, h * DIM, DIM);
+                System.arraycopy(kv(x, l, h, 1), 0, v, h * DIM, DIM);
             }
             c.append(l, id, pos, k, 0, v, 0);
         }
     }
 
-    /** A key (kind 0) or value (1) that depends on the salt and on every token up to {@code pos}; exact in F16. */
-    static float[] kv(String salt, int[] toks, int pos, int l, int h, int kind) {
-        long x = PrefixBlockCache.saltHash(salt);
-        for (int i = 0; i <= pos; i++) x = x * 31 + toks[i] + 7;
+    /** A key (kind 0) or value (1) from the hash of (salt, every token up to the position); exact in F16. */
+    static float[] kv(long x, int l, int h, int kind) {
         float[] r = new float[DIM];
         for (int d = 0; d < DIM; d++) {
             long z = x * 0x9E3779B97F4A7C15L + (((l * HEADS + h) * 2L + kind) * DIM + d) * 0xBF58476D1CE4E5B9L;
