@@ -41,8 +41,8 @@ public final class BenchPrefixCommand implements java.util.concurrent.Callable<I
     @Mixin ModelOptions modelOptions;
     @Mixin ServingOptions serving;
 
-    @Option(names = "--text", paramLabel = "FILE", description = "text for the prompts (default: ../shared/data/tinystories_val.txt)")
-    Path text = Path.of("../shared/data/tinystories_val.txt");
+    @Option(names = "--text", paramLabel = "FILE", description = "text for the prompts (default: ../shared/data/tinystories_val.txt beside the repository)")
+    Path text;
 
     @Option(names = "--requests", paramLabel = "N", description = "requests per engine (default: 16)")
     int requests = 16;
@@ -74,6 +74,10 @@ public final class BenchPrefixCommand implements java.util.concurrent.Callable<I
         if (systemTokens < 1 || questionTokens < 1) throw new IllegalArgumentException("--system-tokens and --question-tokens must be >= 1");
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
         if (serving.kvType == null) serving.kvType = "f32";
+        if (text == null) {
+            String home = System.getProperty("kvserve.home");
+            text = (home != null ? Path.of(home) : Path.of("").toAbsolutePath()).resolve("../shared/data/tinystories_val.txt").normalize();
+        }
         String corpus;
         try {
             corpus = Files.readString(text);

@@ -92,7 +92,7 @@ class PrefixCacheServingTest {
     void benchPrefixReportsHitsAndSavedPrefill() throws Exception {
         Path json = dir.resolve("prefix.json");
         Run r = run("bench", "prefix", "--model", TestAssets.require("models/stories260K.gguf").toString(), "--requests", "4",
-                "--system-tokens", "64", "--question-tokens", "16", "-n", "2", "--threads", "1", "--json", json.toString());
+                "--text", TestAssets.require("data/tinystories_val.txt").toString(), "--system-tokens", "64", "--question-tokens", "16", "-n", "2", "--threads", "1", "--json", json.toString());
         assertThat(r.rc()).as(r.err()).isZero();
         JsonNode res = JSON.readTree(json.toFile());
         JsonNode off = res.get(0), on = res.get(1);
