@@ -3,6 +3,10 @@ package io.kvserve.cli;
 import io.kvserve.engine.AdmissionPolicy;
 import io.kvserve.engine.Engine;
 import io.kvserve.engine.Scheduler;
+import io.kvserve.kvcache.KvStorage;
+import io.kvserve.kvcache.PagedKvCache;
+import io.kvserve.kvcache.prefix.PrefixBlockCache;
+import io.kvserve.kvcache.prefix.TenantSalts;
 import io.kvserve.model.Model;
 import io.kvserve.model.WorkerPool;
 import io.kvserve.model.chat.ChatTemplate;
@@ -15,6 +19,9 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /** Engine and server limits shared by {@code serve} and {@code bench serve}. */
@@ -46,6 +53,23 @@ public final class ServingOptions {
     @Option(names = "--scheduler", paramLabel = "POLICY", description = "fcfs, priority or cache-aware (default: fcfs)")
     String scheduler = "fcfs";
 
+    @Option(names = "--cache-aware-max-wait", paramLabel = "SECONDS",
+            description = "cache-aware scheduler: a request waiting longer goes before every other (default: 5)")
+    double cacheAwareMaxWait = 5;
+
+    @Option(names = "--kv-type", paramLabel = "TYPE",
+            description = "run on the paged KV cache with this element type (f32, f16, q8_0, q4_0; kivi2/kivi4 run but never share pages), "
+                    + "with the page-level prefix cache (default: the contiguous F32 cache and the sequence-level prefix cache)")
+    String kvType;
+
+    @Option(names = "--prefix-cache-mib", paramLabel = "MIB",
+            description = "with --kv-type: most MiB the page-level prefix cache's pages may take; 0 turns it off (default: the whole KV budget)")
+    Long prefixCacheMib;
+
+    @Option(names = "--share-prefix-cache-between", paramLabel = "TENANT,TENANT[,...]",
+            description = "with --kv-type: these tenants share cached prefixes (repeat for more groups); every other tenant only hits its own")
+    List<String> sharePrefixCacheBetween = new ArrayList<>();
+
     @Option(names = "--max-queue", paramLabel = "N", description = "requests that may wait for room; more get 429 (default: 64)")
     int maxQueue = 64;
 
@@ -63,6 +87,44 @@ public final class ServingOptions {
 
     @Option(names = "--drain-timeout", paramLabel = "SECONDS", description = "how long shutdown waits for running requests (default: 30)")
     int drainTimeout = 30;
+
+    /** The paged cache for {@code pages} engine pages: its byte budget holds them plus one batch of positions of slack. */
+    PagedKvCache pagedCache(Model model, int context, int pages) {
+        KvStorage storage = KvStorage.parse(kvType);
+        long block = PagedKvCache.forModel(model.config(), context, storage, pageTokens, 1, null).blockBytes();
+        long budget = Math.addExact(Math.multiplyExact(block, (long) pages), block * ((maxBatchTokens + pageTokens - 1) / pageTokens + maxRunning));
+        return PagedKvCache.forModel(model.config(), context, storage, pageTokens, budget, null);
+    }
+
+    /** An engine (not started) on the paged cache with a page-level prefix cache of {@code capacityBytes} (-1: the whole KV budget). */
+    Engine pagedEngine(Model model, Engine.Config cfg, Scheduler policy, AdmissionPolicy admission, Clock clock, long capacityBytes) {
+        PagedKvCache cache = pagedCache(model, cfg.contextLength(), cfg.kvPages());
+        PrefixBlockCache blocks = new PrefixBlockCache(cache, capacityBytes < 0 ? cache.allocator().byteBudget() : capacityBytes, tenantSalts());
+        return new Engine(model, cache, WorkerPool.shared(), cfg, policy, admission, clock, new SplittableRandom(System.nanoTime()), blocks);
+    }
+
+    /** The engine configuration these options give for {@code model}. */
+    Engine.Config engineConfig(Model model) {
+        int context = context(model);
+        long tokens = kvTokens != null ? kvTokens : (long) maxRunning * context;
+        if (tokens < context) throw new IllegalArgumentException("--kv-tokens (" + tokens + ") must hold at least one full context (" + context + ")");
+        int pages = (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
+        return new Engine.Config(maxBatchTokens, maxRunning, pageTokens, pages, prefixEntries, context);
+    }
+
+    TenantSalts tenantSalts() {
+        if (prefixCacheMib != null && prefixCacheMib < 0) throw new IllegalArgumentException("--prefix-cache-mib must be >= 0, got " + prefixCacheMib);
+        List<List<String>> groups = new ArrayList<>();
+        for (String g : sharePrefixCacheBetween) {
+            List<String> tenants = Arrays.stream(g.split(",")).map(String::trim).filter(t -> !t.isEmpty()).toList();
+            if (tenants.size() < 2) {
+                throw new IllegalArgumentException("--share-prefix-cache-between '" + g + "' names " + tenants.size()
+                        + " tenant(s): give at least two, separated by commas");
+            }
+            groups.add(tenants);
+        }
+        return TenantSalts.sharingGroups(groups);
+    }
 
     int context(Model model) {
         int c = Math.min(ctx != null ? ctx : Math.min(model.config().contextLength(), 4096), model.config().contextLength());
@@ -95,9 +157,19 @@ public final class ServingOptions {
         int pages = (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
         Engine.Config cfg = new Engine.Config(maxBatchTokens, maxRunning, pageTokens, pages, prefixEntries, context);
         Clock clock = Clock.systemUTC();
-        Engine engine = new Engine(model, model.newContiguousCache(context), WorkerPool.shared(), cfg, Scheduler.named(scheduler, clock),
-                AdmissionPolicy.kvBudget(maxQueue, Duration.ofMillis((long) (queueTimeout * 1000)), Duration.ofSeconds(retryAfter)),
-                clock, new SplittableRandom(System.nanoTime())).start();
+        Scheduler policy = scheduler.equals("cache-aware") ? Scheduler.cacheAware(clock, Duration.ofMillis((long) (cacheAwareMaxWait * 1000)))
+                : Scheduler.named(scheduler, clock);
+        AdmissionPolicy admission = AdmissionPolicy.kvBudget(maxQueue, Duration.ofMillis((long) (queueTimeout * 1000)), Duration.ofSeconds(retryAfter));
+        Engine engine;
+        if (kvType == null) {
+            if (prefixCacheMib != null || !sharePrefixCacheBetween.isEmpty()) {
+                throw new IllegalArgumentException("--prefix-cache-mib and --share-prefix-cache-between need the paged cache: add --kv-type (e.g. --kv-type f32)");
+            }
+            engine = new Engine(model, model.newContiguousCache(context), WorkerPool.shared(), cfg, policy, admission,
+                    clock, new SplittableRandom(System.nanoTime())).start();
+        } else {
+            engine = pagedEngine(model, cfg, policy, admission, clock, prefixCacheMib != null ? prefixCacheMib << 20 : -1).start();
+        }
         String key = apiKey != null ? apiKey : System.getenv("KVSERVE_API_KEY");
         String name = servedModelName != null ? servedModelName : defaultModelName(model);
         ServerConfig sc = new ServerConfig(host, port, name, key, maxBodyBytes, maxConnections, Duration.ofSeconds(drainTimeout));

@@ -1,5 +1,6 @@
 package io.kvserve.engine;
 
+import io.kvserve.kvcache.prefix.PrefixBlockCache;
 import io.kvserve.model.Batch;
 import io.kvserve.model.Model;
 import io.kvserve.model.WorkerPool;
@@ -42,7 +43,10 @@ import java.util.random.RandomGenerator;
  * <p>KV memory is accounted in pages of {@code pageTokens} positions. A sequence is started only when
  * the pages for its prompt plus its max tokens fit, so a running sequence never runs out of room.
  * Finished sequences donate their KV to the {@link PrefixCache}, whose pages count as free (they are
- * evicted on demand).
+ * evicted on demand). Given a page-level {@link PrefixBlockCache} (over a paged cache), that replaces
+ * the sequence-level one: every full page of every running sequence is offered to it as soon as it is
+ * written, a new request opens on the cached pages of its longest matching run of full pages, and
+ * idle cached pages count as free.
  *
  * <p>The loop runs on its own thread ({@link #start()}), or a test drives {@link #step()} directly.
  * Only {@link #submit}, {@link Handle#cancel()}, {@link #stats()} and the shutdown methods are called
@@ -111,6 +115,22 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * Prefix cache counters, whichever prefix cache runs.
+     *
+     * @param lookups       sequence starts that looked for a cached prefix (a resumed preempted sequence looks again)
+     * @param lookupTokens  tokens those lookups could have served (each prompt less its last token, which must run)
+     * @param hitTokens     tokens served from the prefix cache
+     * @param evictions     entries (sequence-level cache) or page blocks (page-level cache) evicted
+     * @param cachedBytes   bytes of the page-level cache's blocks (0 for the sequence-level cache)
+     */
+    public record PrefixCacheStats(long lookups, long lookupTokens, long hitTokens, long evictions, long cachedBytes) {
+        /** Share of looked-up tokens that were served from the cache, in [0, 1]. */
+        public double hitRate() {
+            return lookupTokens == 0 ? 0 : (double) hitTokens / lookupTokens;
+        }
+    }
+
     /** A snapshot for metrics. */
     public record Stats(int queued, int running, int pagesUsed, int pagesFree, int totalPages, int prefixCachePages,
                         long kvBytes, long promptTokens, long cachedPromptTokens, long generatedTokens, long steps,
@@ -136,6 +156,9 @@ public final class Engine implements AutoCloseable {
     private final List<Sequence> waiting = new ArrayList<>();
     private final List<Sequence> running = new ArrayList<>();
     private final PrefixCache prefixCache;
+    private final PrefixBlockCache blocks;      // page-level prefix cache, or null
+    private long lookups, lookupTokens, hitTokens;
+    private volatile PrefixCacheStats prefixStats = new PrefixCacheStats(0, 0, 0, 0, 0);
     private final AtomicLong ids = new AtomicLong();
     private final AtomicInteger queuedCount = new AtomicInteger();
     private final AtomicInteger active = new AtomicInteger();      // submitted and not yet finished
@@ -157,6 +180,21 @@ public final class Engine implements AutoCloseable {
 
     public Engine(Model model, KvCache cache, WorkerPool pool, Config config, Scheduler scheduler, AdmissionPolicy admission,
                   Clock clock, RandomGenerator rng) {
+        this(model, cache, pool, config, scheduler, admission, clock, rng, null);
+    }
+
+    /**
+     * An engine whose prefix reuse is the page-level {@code blocks} (built over {@code cache}, with
+     * blocks of {@link Config#pageTokens()} positions), or, when null, the sequence-level
+     * {@link PrefixCache} of {@link Config#prefixEntries()} entries.
+     */
+    public Engine(Model model, KvCache cache, WorkerPool pool, Config config, Scheduler scheduler, AdmissionPolicy admission,
+                  Clock clock, RandomGenerator rng, PrefixBlockCache blocks) {
+        if (blocks != null && blocks.tokensPerBlock() != config.pageTokens()) {
+            throw new IllegalArgumentException("the prefix cache's blocks hold " + blocks.tokensPerBlock() + " positions but the engine's pages "
+                    + config.pageTokens() + ": build the paged cache with the engine's page size");
+        }
+        this.blocks = blocks;
         this.model = Objects.requireNonNull(model, "model");
         this.tokenizer = model.tokenizer();
         this.cache = Objects.requireNonNull(cache, "cache");
@@ -168,7 +206,7 @@ public final class Engine implements AutoCloseable {
         this.pass = model.newForwardPass(config.maxBatchTokens(), pool);
         this.vocab = model.config().vocabSize();
         this.context = config.contextLength() > 0 ? Math.min(config.contextLength(), model.config().contextLength()) : model.config().contextLength();
-        this.prefixCache = new PrefixCache(cache, config.prefixEntries());
+        this.prefixCache = new PrefixCache(cache, blocks != null ? 0 : config.prefixEntries());
         int b = config.maxBatchTokens();
         bTokens = new int[b];
         bSeqs = new int[b];
@@ -313,6 +351,11 @@ public final class Engine implements AutoCloseable {
         return stats;
     }
 
+    /** Lookups, hit tokens, evictions of the prefix cache (either kind). */
+    public PrefixCacheStats prefixCacheStats() {
+        return prefixStats;
+    }
+
     /** Stops the loop; requests still running or queued finish with {@link FinishReason#SHUTDOWN}. */
     @Override
     public void close() {
@@ -330,6 +373,7 @@ public final class Engine implements AutoCloseable {
             finishAll(FinishReason.SHUTDOWN);
         }
         prefixCache.clear();
+        if (blocks != null) blocks.clear();
         publishStats();
     }
 
@@ -360,6 +404,8 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             Sequence s = bOwner[i];
             s.kvLen = bPositions[i] + 1;
+            // offer the pages this step filled before sampling can retire the sequence (the last token of a chunk comes last)
+            if (blocks != null && (i + 1 == n || bOwner[i + 1] != s)) blocks.publish(s.chain, s.kvSeq, s.tokens, s.kvLen);
             if (bWant[i]) {
                 sampleAndEmit(s, logits, row * vocab);
                 row++;
@@ -389,7 +435,8 @@ public final class Engine implements AutoCloseable {
         List<SequenceView> waitingViews = new ArrayList<>(waiting.size());
         Map<Long, Sequence> byId = new HashMap<>();
         for (Sequence s : waiting) {
-            waitingViews.add(s.view(pagesFor(s.request), prefixCache.peek(s.request.tenant(), s.tokens, s.n - 1)));
+            int hit = blocks != null ? blocks.peek(s.request.tenant(), s.tokens, s.n - 1) : prefixCache.peek(s.request.tenant(), s.tokens, s.n - 1);
+            waitingViews.add(s.view(pagesFor(s.request), hit));
             byId.put(s.id, s);
         }
         for (Sequence s : running) byId.put(s.id, s);
@@ -414,6 +461,14 @@ public final class Engine implements AutoCloseable {
 
     /** Evicts prefix-cache entries until {@code pages} are free outside the prefix cache. */
     private boolean makeRoom(int pages) {
+        if (blocks != null) {
+            int idle = blocks.idleBlocks();
+            while (config.kvPages() - usedPages - idle < pages) {
+                if (!blocks.evictOne()) return false;
+                idle--;
+            }
+            return true;
+        }
         while (config.kvPages() - usedPages - prefixCache.pages() < pages) {
             if (!prefixCache.evictOldest()) return false;
         }
@@ -425,6 +480,14 @@ public final class Engine implements AutoCloseable {
         queuedCount.decrementAndGet();
         // the last known token must run through the model to give logits, so reuse at most n - 1
         int limit = s.n - 1;
+        if (blocks != null) {
+            PrefixBlockCache.Opened o = blocks.open(s.request.tenant(), s.tokens, limit);
+            s.kvSeq = o.seq();
+            s.kvLen = o.hitTokens();
+            s.chain = blocks.chain(s.request.tenant());
+            started(s, need, limit);
+            return;
+        }
         Sequence donor = null;
         int best = 0;
         for (Sequence r : running) {
@@ -446,6 +509,13 @@ public final class Engine implements AutoCloseable {
             s.kvSeq = cache.open();
             s.kvLen = 0;
         }
+        started(s, need, limit);
+    }
+
+    private void started(Sequence s, int need, int limit) {
+        lookups++;
+        lookupTokens += limit;
+        hitTokens += s.kvLen;
         if (!s.everStarted) {
             s.everStarted = true;
             s.cachedTokens = s.kvLen;
@@ -462,6 +532,7 @@ public final class Engine implements AutoCloseable {
         running.remove(s);
         cache.release(s.kvSeq);
         s.kvSeq = -1;
+        s.chain = null;
         s.kvLen = 0;
         usedPages -= s.reservedPages;
         s.reservedPages = 0;
@@ -533,7 +604,12 @@ public final class Engine implements AutoCloseable {
     private void finish(Sequence s, FinishReason reason, String error) {
         boolean wasRunning = running.remove(s);
         if (!wasRunning && waiting.remove(s)) queuedCount.decrementAndGet();
-        if (s.kvSeq >= 0) {
+        if (s.kvSeq >= 0 && blocks != null) {
+            // every full page was offered as it filled; what the cache took outlives the sequence
+            cache.release(s.kvSeq);
+            s.kvSeq = -1;
+            s.chain = null;
+        } else if (s.kvSeq >= 0) {
             if (reason == FinishReason.STOP || reason == FinishReason.LENGTH) {
                 // donate the computed prefix; a partial chunk is never left behind (kvLen counts written positions)
                 prefixCache.put(s.request.tenant(), Arrays.copyOf(s.tokens, s.kvLen), s.kvSeq, pages(s.kvLen));
@@ -571,7 +647,10 @@ public final class Engine implements AutoCloseable {
     }
 
     private void publishStats() {
-        int prefixPages = prefixCache.pages();
+        int prefixPages = blocks != null ? blocks.idleBlocks() : prefixCache.pages();
+        prefixStats = blocks != null
+                ? new PrefixCacheStats(lookups, lookupTokens, hitTokens, blocks.counters().evictions(), blocks.counters().bytes())
+                : new PrefixCacheStats(lookups, lookupTokens, hitTokens, prefixCache.evictions(), 0);
         stats = new Stats(queuedCount.get(), running.size(), usedPages + prefixPages, config.kvPages() - usedPages, config.kvPages(),
                 prefixPages, cache.bytesInUse(), promptTokens, cachedTokens, generatedTokens, steps, rejected.get(), preemptions);
     }
@@ -592,6 +671,7 @@ public final class Engine implements AutoCloseable {
         int n;                      // tokens known
         int kvSeq = -1;             // the cache's sequence id while running
         int kvLen;                  // positions in the cache
+        PrefixBlockCache.Chain chain;   // its pages offered to the page-level prefix cache so far
         int generated;
         int cachedTokens;
         int reservedPages;

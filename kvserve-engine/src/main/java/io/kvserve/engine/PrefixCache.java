@@ -23,6 +23,7 @@ final class PrefixCache {
     private final int maxEntries;
     private final LinkedHashMap<Integer, Entry> entries = new LinkedHashMap<>(16, 0.75f, true);  // by kvSeq, LRU order
     private int pages;
+    private long evictions;
 
     PrefixCache(KvCache cache, int maxEntries) {
         this.cache = cache;
@@ -31,6 +32,10 @@ final class PrefixCache {
 
     int pages() {
         return pages;
+    }
+
+    long evictions() {
+        return evictions;
     }
 
     int size() {
@@ -56,6 +61,7 @@ final class PrefixCache {
         it.remove();
         pages -= e.pages();
         cache.release(e.kvSeq());
+        evictions++;
         return true;
     }
 

@@ -129,6 +129,19 @@ final class KvStream {
         KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
     }
 
+    /** Appends a full row page of the next {@code T} positions (already retained for this stream): prefix sharing. */
+    void adoptFullPage(int page) {
+        if (storage.type().isKivi() || count % tokensPerPage != 0) throw new IllegalStateException("a shared page must start at a page boundary of a row-format stream");
+        addPage(page);
+        if (positions.length < count + tokensPerPage) positions = Arrays.copyOf(positions, Math.max(positions.length * 2, count + tokensPerPage));
+        for (int i = 0; i < tokensPerPage; i++) positions[count + i] = count + i;
+        if (attention != null) {
+            if (attention.length < positions.length) attention = Arrays.copyOf(attention, positions.length);
+            Arrays.fill(attention, count, count + tokensPerPage, 0f);
+        }
+        count += tokensPerPage;
+    }
+
     private void addPage(int page) {
         if (nPages == pages.length) pages = Arrays.copyOf(pages, nPages * 2);
         pages[nPages++] = page;

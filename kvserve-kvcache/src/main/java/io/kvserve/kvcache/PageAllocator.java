@@ -82,6 +82,12 @@ public final class PageAllocator {
         return page >= 0 && page < nextId ? refs[page] : 0;
     }
 
+    /** Whether every one of {@code pages} has exactly one owner (one lock for the lot). */
+    public synchronized boolean soleOwner(int[] pages) {
+        for (int p : pages) if (refCount(p) != 1) return false;
+        return true;
+    }
+
     /** A private copy of {@code page} for a writer that shares it (copy on write); releases the shared one. */
     public synchronized int copyOnWrite(int page) {
         check(page);

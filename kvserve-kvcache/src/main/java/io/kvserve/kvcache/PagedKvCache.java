@@ -98,6 +98,12 @@ public final class PagedKvCache implements KvCache {
                 storage, DEFAULT_TOKENS_PER_PAGE, byteBudget, press);
     }
 
+    /** A cache for {@code model}'s shape with {@code tokensPerPage} positions per page (the prefix cache's block size). */
+    public static PagedKvCache forModel(ModelConfig c, int maxPositions, KvStorage storage, int tokensPerPage, long byteBudget, KvPress press) {
+        return new PagedKvCache(c.nLayers(), c.nKvHeads(), c.headDim(), c.groupSize(), Math.min(maxPositions, c.contextLength()),
+                storage, tokensPerPage, byteBudget, press);
+    }
+
     @Override public int layers() { return layers; }
     @Override public int kvHeads() { return kvHeads; }
     @Override public int headDim() { return headDim; }
@@ -323,6 +329,68 @@ public final class PagedKvCache implements KvCache {
     public float[] lowRankState(int seq, int layer, int kvHead) {
         LowRankState st = seq(seq).streams[layer][kvHead].lowRank;
         return st != null ? st.snapshot() : null;
+    }
+
+    public int tokensPerPage() {
+        return tokensPerPage;
+    }
+
+    /** Bytes of one shareable block: a full row page in every (layer, KV head) stream (F16 rows for KIVI, which never shares). */
+    public long blockBytes() {
+        int fmt = storage.type().isKivi() ? KvFormats.F16_ROW : storage.type().rowFormat;
+        return (long) layers * kvHeads * 2 * tokensPerPage * KvFormats.rowBytes(fmt, headDim);
+    }
+
+    /**
+     * The pages holding positions {@code [block * T, (block + 1) * T)} of every stream of {@code seq},
+     * ordered by (layer, KV head), each retained once more for the caller (who must release them);
+     * or null when the block is not stored verbatim in page {@code block} of every stream: KIVI
+     * storage (its groups straddle pages), a press that evicted a token of it or an earlier one, or
+     * re-encoded the stream, or positions not all written yet. Only full pages are ever shared, so
+     * a sharer's next write starts a page of its own.
+     */
+    public synchronized int[] shareBlock(int seq, int block) {
+        Sequence s = seq(seq);
+        if (storage.type().isKivi() || block < 0) return null;
+        int end = (block + 1) * tokensPerPage;   // positions [0, end) must be stored, one per index
+        int[] out = new int[layers * kvHeads];
+        for (int l = 0; l < layers; l++) {
+            if (s.next[l] < end) return null;
+            for (int h = 0; h < kvHeads; h++) {
+                KvStream st = s.streams[l][h];
+                // positions increase strictly from >= 0, so positions[end - 1] == end - 1 means index i holds position i
+                if (st.quantized != 0 || !st.storage.equals(storage) || st.count < end || st.positions[end - 1] != end - 1) return null;
+                out[l * kvHeads + h] = st.pages[block];
+            }
+        }
+        for (int p : out) alloc.retain(p);
+        return out;
+    }
+
+    /**
+     * Opens a sequence whose first {@code blocks.size() * T} positions are the given blocks (as
+     * {@link #shareBlock} returned them, block 0 first); each page gets one more reference for the
+     * new sequence. Its press (if any) has not run: it runs after the sequence's own prompt, and a
+     * press rewrites kept tokens into new pages, so shared pages are never written.
+     */
+    public synchronized int openWithBlocks(List<int[]> blocks) {
+        int id = open();
+        Sequence s = seq(id);
+        int n = blocks.size() * tokensPerPage;
+        for (int[] b : blocks) {
+            if (b.length != layers * kvHeads) throw new IllegalArgumentException("a block has " + b.length + " pages, expected " + layers * kvHeads);
+        }
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                KvStream st = s.streams[l][h];
+                for (int[] b : blocks) {
+                    alloc.retain(b[l * kvHeads + h]);
+                    st.adoptFullPage(b[l * kvHeads + h]);
+                }
+            }
+            s.next[l] = n;
+        }
+        return id;
     }
 
     /** Ids of open sequences. */

@@ -49,6 +49,18 @@ final class ServerMetrics {
         FunctionCounter.builder("kvserve.admissions.rejected", engine, e -> e.stats().rejected()).description("requests refused by admission control (429)").register(registry);
         FunctionCounter.builder("kvserve.preemptions", engine, e -> e.stats().preemptions()).description("running sequences preempted").register(registry);
         FunctionCounter.builder("kvserve.engine.steps", engine, e -> e.stats().steps()).description("batched forward passes").register(registry);
+        FunctionCounter.builder("kvserve.prefix.cache.lookups", engine, e -> e.prefixCacheStats().lookups())
+                .description("sequence starts that looked for a cached prefix").register(registry);
+        FunctionCounter.builder("kvserve.prefix.cache.lookup.tokens", engine, e -> e.prefixCacheStats().lookupTokens())
+                .description("prompt tokens the prefix cache lookups could have served").register(registry);
+        FunctionCounter.builder("kvserve.prefix.cache.hit.tokens", engine, e -> e.prefixCacheStats().hitTokens())
+                .description("tokens served from the prefix cache (prefill saved)").register(registry);
+        FunctionCounter.builder("kvserve.prefix.cache.evictions", engine, e -> e.prefixCacheStats().evictions())
+                .description("prefix cache entries or page blocks evicted").register(registry);
+        Gauge.builder("kvserve.prefix.cache.lookup.hit.rate", engine, e -> e.prefixCacheStats().hitRate())
+                .description("share of looked-up tokens served from the prefix cache (hit tokens / lookup tokens)").register(registry);
+        Gauge.builder("kvserve.prefix.cache.bytes", engine, e -> e.prefixCacheStats().cachedBytes())
+                .description("bytes of the page-level prefix cache's blocks").register(registry);
         Gauge.builder("kvserve.generated.tokens.per.second", this, ServerMetrics::tokensPerSecond)
                 .description("generation rate since the previous scrape").register(registry);
     }

@@ -166,7 +166,8 @@ class OpenAiServerTest {
         assertThat(metrics).contains("kvserve_requests_total{endpoint=\"/v1/completions\",status=\"200\"}", "kvserve_time_to_first_token_seconds_bucket",
                 "kvserve_inter_token_latency_seconds_bucket", "kvserve_queue_length", "kvserve_running_sequences", "kvserve_kv_pages_used",
                 "kvserve_kv_pages_free", "kvserve_kv_bytes", "kvserve_prefix_cache_hit_rate", "kvserve_admissions_rejected_total",
-                "kvserve_generated_tokens_total", "kvserve_generated_tokens_per_second");
+                "kvserve_generated_tokens_total", "kvserve_generated_tokens_per_second", "kvserve_prefix_cache_lookups_total",
+                "kvserve_prefix_cache_hit_tokens_total", "kvserve_prefix_cache_evictions_total", "kvserve_prefix_cache_lookup_hit_rate");
     }
 
     @Test
