@@ -95,6 +95,25 @@ final class KvStream {
         if (storage.type().isKivi() && count - quantized >= storage.residual() + KvStorage.KIVI_GROUP) quantizeOldestGroup();
     }
 
+    /** Index of the stored token with original position {@code pos}, or -1 (positions are ascending). */
+    int indexOf(int pos) {
+        int i = Arrays.binarySearch(positions, 0, count, pos);
+        return i >= 0 ? i : -1;
+    }
+
+    /** Replaces the row of the stored token at {@code pos} (copy on write if its page is shared). */
+    void overwrite(float[] k, int kOff, float[] v, int vOff, int pos) {
+        int i = indexOf(pos);
+        if (i < 0) throw new IllegalArgumentException("position " + pos + " is not stored (never written or evicted), cannot overwrite it");
+        if (i < quantized) throw new UnsupportedOperationException("position " + pos + " sits in a quantised KIVI group and cannot be overwritten; reuse needs a row-stored KV type");
+        int pi = rowPageIndex(i), slot = rowSlot(i);
+        pages[pi] = alloc.copyOnWrite(pages[pi]);
+        MemorySegment seg = alloc.segment(pages[pi]);
+        int rb = rowBytes(), fmt = rowFormat();
+        KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
+        KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+    }
+
     private void addPage(int page) {
         if (nPages == pages.length) pages = Arrays.copyOf(pages, nPages * 2);
         pages[nPages++] = page;

@@ -202,6 +202,24 @@ public final class PagedKvCache implements KvCache {
     }
 
     @Override
+    public void overwrite(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        for (int h = 0; h < kvHeads; h++) s.streams[layer][h].overwrite(k, kOff + h * headDim, v, vOff + h * headDim, pos);
+    }
+
+    @Override
+    public void read(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        for (int h = 0; h < kvHeads; h++) {
+            KvStream st = s.streams[layer][h];
+            int i = st.indexOf(pos);
+            if (i < 0) throw new IllegalArgumentException("position " + pos + " is not stored in layer " + layer + ", KV head " + h + " (never written or evicted)");
+            st.readKey(i, k, kOff + h * headDim);
+            st.readValue(i, v, vOff + h * headDim);
+        }
+    }
+
+    @Override
     public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
                        float[] out, int outOff, float[] scores) {
         Sequence s = seq(seq);

@@ -127,6 +127,26 @@ public final class ContiguousKvCache implements KvCache {
     }
 
     @Override
+    public void overwrite(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        if (pos < 0 || pos >= s.lengths[layer]) throw new IllegalArgumentException("layer " + layer + " holds positions [0, " + s.lengths[layer] + "), cannot overwrite " + pos);
+        for (int h = 0; h < kvHeads; h++) {
+            System.arraycopy(k, kOff + h * headDim, s.keys[layer][h], pos * headDim, headDim);
+            System.arraycopy(v, vOff + h * headDim, s.values[layer][h], pos * headDim, headDim);
+        }
+    }
+
+    @Override
+    public void read(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        if (pos < 0 || pos >= s.lengths[layer]) throw new IllegalArgumentException("layer " + layer + " holds positions [0, " + s.lengths[layer] + "), cannot read " + pos);
+        for (int h = 0; h < kvHeads; h++) {
+            System.arraycopy(s.keys[layer][h], pos * headDim, k, kOff + h * headDim, headDim);
+            System.arraycopy(s.values[layer][h], pos * headDim, v, vOff + h * headDim, headDim);
+        }
+    }
+
+    @Override
     public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
                        float[] out, int outOff, float[] scores) {
         Sequence s = seq(seq);

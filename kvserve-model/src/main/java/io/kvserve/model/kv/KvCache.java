@@ -37,6 +37,25 @@ public interface KvCache extends AutoCloseable {
     void append(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff);
 
     /**
+     * Replaces the keys and values of one token of one layer at a position already stored
+     * ({@code pos < } the layer's length), same layout as {@link #append}: what selective recompute
+     * and KV reuse need to refresh reused KV in place. Caches that cannot do it throw
+     * {@link UnsupportedOperationException}.
+     */
+    default void overwrite(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot overwrite stored KV");
+    }
+
+    /**
+     * Reads the stored keys (after RoPE) and values of position {@code pos} of one layer into
+     * {@code k} and {@code v} ({@code kvHeads * headDim} floats each), decoded to F32. Throws
+     * {@link IllegalArgumentException} when the position is not stored (never written or evicted).
+     */
+    default void read(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot read stored KV");
+    }
+
+    /**
      * Causal attention of {@code nq} query heads that share KV head {@code kvHead}: for each query
      * head j (its vector at {@code q[qOff + j * headDim]}), softmax(scale * q.k_t) over the stored
      * positions t <= {@code maxPos}, times the values, written to {@code out[outOff + j * headDim]}.

@@ -135,6 +135,108 @@ public final class ForwardPass {
         return logits;
     }
 
+    /**
+     * Like {@link #forward}, for a batch whose rows may sit at positions the cache already holds:
+     * such a row overwrites its stored KV at every layer it passes through (a row past the stored
+     * length appends). After each layer, {@code selector} (may be null) may drop rows; a dropped row
+     * keeps whatever KV the cache holds for it in later layers. This is the selective recompute of KV
+     * reuse (CacheBlend, KVShare): recompute a subset of reused positions over the reused rest.
+     */
+    public float[] forwardSelective(Batch batch, KvCache cache, RowSelector selector) {
+        int n = batch.size();
+        if (n == 0) return new float[0];
+        if (n > maxBatch) throw new IllegalArgumentException("batch of " + n + " tokens exceeds this pass's maximum " + maxBatch);
+        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        int[] rows = new int[n];                          // batch index of active row r
+        boolean[] stored = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            int tok = batch.tokens()[i];
+            if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+            int pos = batch.positions()[i];
+            if (pos < 0 || pos >= c.contextLength()) throw new IllegalArgumentException("position " + pos + " is outside the context [0, " + c.contextLength() + ")");
+            stored[i] = pos < cache.length(batch.seqs()[i]);
+            rows[i] = i;
+            w.tokenEmbedding().row(tok, x, i * dim);
+        }
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        for (int l = 0; l < c.nLayers(); l++) {
+            LayerWeights lw = w.layers().get(l);
+            int m = n;
+            rmsNormRows(x, xb, lw.attnNorm(), m, dim);
+            matmul3(lw.wq(), q, lw.wk(), k, lw.wv(), v, xb, m);
+            addBias(q, lw.bq(), m, qDim);
+            addBias(k, lw.bk(), m, kvDim);
+            addBias(v, lw.bv(), m, kvDim);
+            if (lw.qNorm() != null) headNorm(q, lw.qNorm(), m * c.nHeads());
+            if (lw.kNorm() != null) headNorm(k, lw.kNorm(), m * c.nKvHeads());
+            for (int r = 0; r < m; r++) {
+                int pos = batch.positions()[rows[r]];
+                rope.rotate(q, r * qDim, c.nHeads(), pos);
+                rope.rotate(k, r * kvDim, c.nKvHeads(), pos);
+            }
+            int[] keep = selector == null ? null : selector.select(l, batch, rows.clone(), m, q, k, v, cache);
+            for (int r = 0; r < m; r++) {
+                int i = rows[r];
+                if (stored[i]) cache.overwrite(l, batch.seqs()[i], batch.positions()[i], k, r * kvDim, v, r * kvDim);
+                else cache.append(l, batch.seqs()[i], batch.positions()[i], k, r * kvDim, v, r * kvDim);
+            }
+            final int layer = l;
+            final int[] active = rows;
+            int group = c.groupSize();
+            long attnWork = (long) m * c.nHeads() * hd * 2L * (batch.positions()[rows[m - 1]] + 1);
+            pool.forRange(m * c.nKvHeads(), 1, attnWork, (from, to) -> {
+                float[] s = scores.get();
+                for (int job = from; job < to; job++) {
+                    int r = job / c.nKvHeads(), h = job % c.nKvHeads();
+                    int off = r * qDim + h * group * hd;
+                    cache.attend(layer, batch.seqs()[active[r]], h, q, off, group, batch.positions()[active[r]], scale, att, off, s);
+                }
+            });
+            matmul(lw.wo(), att, xb, m);
+            add(x, xb, m * dim);
+            rmsNormRows(x, xb, lw.ffnNorm(), m, dim);
+            matmul2(lw.wGate(), gate, lw.wUp(), up, xb, m);
+            swiglu(gate, up, m * c.ffnDim());
+            matmul(lw.wDown(), gate, xb, m);
+            add(x, xb, m * dim);
+            if (keep != null && l + 1 < c.nLayers()) {
+                // compact the hidden states of the continuing rows (and rows that want logits)
+                boolean[] kept = new boolean[m];
+                for (int r : keep) {
+                    if (r < 0 || r >= m) throw new IllegalStateException("row selector returned row " + r + " outside [0, " + m + ")");
+                    kept[r] = true;
+                }
+                int nn = 0;
+                for (int r = 0; r < m; r++) {
+                    if (!kept[r] && !batch.wantLogits()[rows[r]]) continue;
+                    if (nn != r) System.arraycopy(x, r * dim, x, nn * dim, dim);
+                    rows[nn++] = rows[r];
+                }
+                n = nn;
+                if (n == 0) return new float[0];
+            }
+        }
+        // final norm and classifier for the rows that want logits (all still active)
+        int nRows = batch.logitRows();
+        if (lastRows.length < nRows * dim) lastRows = new float[nRows * dim];
+        int r0 = 0;
+        for (int r = 0; r < n; r++) {
+            if (batch.wantLogits()[rows[r]]) {
+                Kernels.rmsNorm(lastRows, r0 * dim, x, r * dim, w.outputNorm(), dim, c.rmsEps());
+                r0++;
+            }
+        }
+        int vocab = c.vocabSize();
+        if (logits.length < nRows * vocab) logits = new float[nRows * vocab];
+        if (nRows > 0) {
+            Matrix out = w.output();
+            float[] in = lastRows, dst = logits;
+            int rowsOut = nRows;
+            pool.forRange(vocab, 64, (long) vocab * out.cols() * rowsOut, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rowsOut, dst, vocab, a, b));
+        }
+        return logits;
+    }
+
     private void rmsNormRows(float[] src, float[] dst, float[] weight, int n, int dim) {
         if (n == 1) {
             Kernels.rmsNorm(dst, 0, src, 0, weight, dim, c.rmsEps());
