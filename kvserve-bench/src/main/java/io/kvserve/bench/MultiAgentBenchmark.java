@@ -5,6 +5,7 @@ import io.kvserve.kvcache.agents.AgentRuntime;
 import io.kvserve.kvcache.agents.AgentTemplate;
 import io.kvserve.kvcache.agents.AgentWorkload;
 import io.kvserve.kvcache.agents.DensePrefill;
+import io.kvserve.kvcache.agents.KvSharePrefill;
 import io.kvserve.kvcache.agents.PrefillMode;
 import io.kvserve.kvcache.agents.PrefixCachePrefill;
 import io.kvserve.kvcache.kvcomm.KvcommConfig;
@@ -145,7 +146,7 @@ public final class MultiAgentBenchmark {
                 rows.add(new Row(model.name(), o.workload().name().toLowerCase(Locale.ROOT), n, e.getKey(),
                         1.0 - (double) x.recomputed / Math.max(1, x.tokens), ttft, denseSame, denseSame / ttft,
                         x.agree / Math.max(1, x.prompts), x.kl / Math.max(1, x.prompts), x.prompts, (double) x.tokens / Math.max(1, x.prompts),
-                        x.densePrefills, e.getKey().equals("dense") || e.getKey().equals("prefix") ? 0 : msgMs));
+                        x.densePrefills, e.getKey().equals("kvcomm") ? msgMs : 0));
             }
             if (denseMean <= 0) log.println("kvserve bench agents: warning: no measured prompt");
         }
@@ -219,19 +220,20 @@ public final class MultiAgentBenchmark {
     }
 
     /** The modes of the comparison besides dense, in table order. */
-    public static Map<String, ModeFactory> defaultModes(KvcommConfig kvcomm) {
+    public static Map<String, ModeFactory> defaultModes(KvcommConfig kvcomm, double kvshareRatio) {
         Map<String, ModeFactory> m = new LinkedHashMap<>();
         m.put("prefix", rt -> new PrefixCachePrefill(rt, 64));
+        m.put("kvshare", rt -> new KvSharePrefill(rt, kvshareRatio, 16));
         m.put("kvcomm", rt -> new KvcommPrefill(rt, kvcomm));
         return m;
     }
 
     public static String table(List<Row> rows) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "| agents | mode   | reuse rate | TTFT ms | dense TTFT ms | TTFT speedup | top-1 agreement | KL first token | prompts | mean prompt tokens | dense prefills |%n"));
-        b.append("|--------|--------|------------|---------|---------------|--------------|-----------------|----------------|---------|--------------------|----------------|\n");
+        b.append(String.format(Locale.ROOT, "| agents | mode    | reuse rate | TTFT ms | dense TTFT ms | TTFT speedup | top-1 agreement | KL first token | prompts | mean prompt tokens | dense prefills |%n"));
+        b.append("|--------|---------|------------|---------|---------------|--------------|-----------------|----------------|---------|--------------------|----------------|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %6d | %-6s | %9.1f%% | %7.2f | %13.2f | %11.2fx | %15.4f | %14.5f | %7d | %18.1f | %14d |%n",
+            b.append(String.format(Locale.ROOT, "| %6d | %-7s | %9.1f%% | %7.2f | %13.2f | %11.2fx | %15.4f | %14.5f | %7d | %18.1f | %14d |%n",
                     r.agents(), r.mode(), 100 * r.reuseRate(), r.ttftMs(), r.denseTtftMs(), r.ttftSpeedup(), r.top1Agreement(),
                     r.klFirstToken(), r.prompts(), r.promptTokensMean(), r.densePrefills()));
         }

@@ -77,6 +77,8 @@ public final class BenchAgentsCommand implements Callable<Integer> {
     @Option(names = "--tau", description = "KVCOMM softmax temperature (default: 1)") double tau = 1.0;
     @Option(names = "--top-p", description = "KVCOMM activation nucleus (default: 0.9)") double topP = 0.9;
 
+    @Option(names = "--kvshare-ratio", description = "KVShare: share of reused tokens recomputed (default: 0.15)") double kvshareRatio = 0.15;
+
     @Option(names = "--json", paramLabel = "FILE", description = "write one object per (agents, mode)")
     Path json;
 
@@ -111,7 +113,7 @@ public final class BenchAgentsCommand implements Callable<Integer> {
                     responses.equals("text"), batch);
             System.err.printf(Locale.ROOT, "kvserve bench agents: %s, workload %s, agents %s, %d queries (%d warm-up), %d round(s), prefix %d, input %d, output %d tokens%n",
                     model.name(), w.name().toLowerCase(Locale.ROOT), java.util.Arrays.toString(agents), queries, warmup, rounds, p, in, out);
-            List<MultiAgentBenchmark.Row> rows = MultiAgentBenchmark.run(model, pool, stories, o, MultiAgentBenchmark.defaultModes(kvcomm), System.err);
+            List<MultiAgentBenchmark.Row> rows = MultiAgentBenchmark.run(model, pool, stories, o, MultiAgentBenchmark.defaultModes(kvcomm, kvshareRatio), System.err);
             System.out.print(MultiAgentBenchmark.table(rows));
             if (json != null) {
                 new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)

@@ -125,6 +125,22 @@ public final class SegmentKvCache implements KvCache {
     }
 
     @Override
+    public void overwrite(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        if (pos < 0 || pos >= seq(seq).lengths[layer]) throw new IllegalArgumentException("layer " + layer + " does not hold position " + pos);
+        append(layer, seq, pos, k, kOff, v, vOff);
+    }
+
+    @Override
+    public void read(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
+        Sequence s = seq(seq);
+        if (pos < 0 || pos >= s.lengths[layer]) throw new IllegalArgumentException("layer " + layer + " does not hold position " + pos);
+        for (int h = 0; h < kvHeads; h++) {
+            System.arraycopy(s.keys[layer][h], pos * headDim, k, kOff + h * headDim, headDim);
+            System.arraycopy(s.values[layer][h], pos * headDim, v, vOff + h * headDim, headDim);
+        }
+    }
+
+    @Override
     public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
                        float[] out, int outOff, float[] scores) {
         Sequence s = seq(seq);
