@@ -88,7 +88,8 @@ public final class MultiAgentBenchmark {
         int ctx = model.config().contextLength();
         var tok = model.tokenizer();
         for (int n : o.agents()) {
-            AgentRuntime rt = new AgentRuntime(model, pool, o.maxBatch());
+            // kvshare scores a whole prompt in one pass: room for the longest prompt
+            AgentRuntime rt = new AgentRuntime(model, pool, Math.max(o.maxBatch(), Math.min(ctx, o.inputTokens() + 128)));
             DensePrefill dense = new DensePrefill(rt);
             Map<String, PrefillMode> ms = new LinkedHashMap<>();
             modes.forEach((name, f) -> ms.put(name, f.apply(rt)));

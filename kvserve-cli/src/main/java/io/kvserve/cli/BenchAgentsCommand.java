@@ -50,6 +50,10 @@ public final class BenchAgentsCommand implements Callable<Integer> {
             + "(KVCOMM's 512 prefix, 1K input, 512 output, scaled down to fit the model's context)")
     String preset = "default";
 
+    @Option(names = "--context", paramLabel = "N", description = "context the paper preset is scaled to (default: the model's; "
+            + "stories260K was trained on 512 although its file declares more)")
+    Integer context;
+
     @Option(names = "--prefix-tokens", paramLabel = "N", description = "fixed template tokens per agent (overrides the preset)")
     Integer prefixTokens;
 
@@ -96,13 +100,17 @@ public final class BenchAgentsCommand implements Callable<Integer> {
         for (String p : Files.readString(textPath).split("\\n\\s*\\n")) if (!p.isBlank()) stories.add(p.strip().replaceAll("\\s+", " "));
         try (Model model = modelOptions.load(); WorkerPool pool = new WorkerPool(modelOptions.threadCount())) {
             int ctx = model.config().contextLength();
+            if (context != null) {
+                if (context < 64 || context > ctx) throw new IllegalArgumentException("--context must be in [64, " + ctx + "] (the model's context), got " + context);
+                ctx = context;
+            }
             int p, in, out;
             switch (preset) {
                 case "default" -> { p = 128; in = 384; out = 64; }
                 case "paper" -> {
                     double s = Math.min(1.0, ctx / (1024.0 + 512.0));
                     p = (int) (512 * s); in = (int) (1024 * s); out = (int) (512 * s);
-                    if (s < 1) System.err.printf(Locale.ROOT, "kvserve bench agents: preset paper scaled by %.3f to fit the context of %d: prefix %d, input %d, output %d tokens%n", s, ctx, p, in, out);
+                    System.err.printf(Locale.ROOT, "kvserve bench agents: preset paper scaled by %.3f to the context of %d: prefix %d, input %d, output %d tokens%n", s, ctx, p, in, out);
                 }
                 default -> throw new IllegalArgumentException("--preset must be default or paper, got '" + preset + "'");
             }
