@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code kvserve bench}: prompt and decode speed, time to first token and peak memory of one model. */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchServeCommand.class, BenchPrefixCommand.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchServeCommand.class, BenchPrefixCommand.class, BenchAgentsCommand.class},
         description = {"Measure prompt processing (128 and 512 tokens), decode (64 tokens), TTFT and peak memory.",
                 "`kvserve bench serve` measures the server under 1, 2, 4, 8 and 16 concurrent streams;",
                 "`kvserve bench prefix` the page-level prefix cache on a shared system prompt."})
