@@ -111,6 +111,7 @@ public record LessPress(ScorerPress inner, int rank, String map, double ridge, l
         @Override public float[] windowAttention(int layer, int kvHead) { return ctx.windowAttention(layer, kvHead); }
         @Override public float[] accumulatedAttention(int layer, int kvHead) { return ctx.accumulatedAttention(layer, kvHead); }
         @Override public int budgetAfterPrefill(int layer, int kvHead) { return ctx.budgetAfterPrefill(layer, kvHead); }
+        @Override public float[] prefillScores(int layer, int kvHead) { return ctx.prefillScores(layer, kvHead); }
         @Override public void convert(KvStorage storage) { ctx.convert(storage); }
         @Override public RandomGenerator random() { return ctx.random(); }
     }

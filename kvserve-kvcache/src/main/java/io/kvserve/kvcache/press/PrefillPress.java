@@ -40,6 +40,8 @@ public interface PrefillPress extends KvPress {
             case AdaKvPress a -> find(a.inner());
             case PerLayerBudgetPress p -> find(p.inner());
             case DecodePress d -> find(d.inner());
+            case KvCrushPress k -> find(k.inner());
+            case LessPress l -> find(l.inner());
             case ComposedPress c -> c.presses().stream().map(PrefillPress::find).filter(java.util.Objects::nonNull).findFirst().orElse(null);
             default -> null;
         };
