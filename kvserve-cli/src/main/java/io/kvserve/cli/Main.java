@@ -13,7 +13,7 @@ import java.nio.file.NoSuchFileException;
 /** Entry point of the kvserve command line. */
 @Command(name = "kvserve", mixinStandardHelpOptions = true, version = "kvserve 0.1.0",
         description = "LLM inference and serving with a programmable KV cache.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, BenchCommand.class, EvalCommand.class, CalibrateCommand.class, InspectCommand.class, SynthCommand.class, RouteCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, BenchCommand.class, EvalCommand.class, CalibrateCommand.class, AgentsCommand.class, InspectCommand.class, SynthCommand.class, RouteCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
