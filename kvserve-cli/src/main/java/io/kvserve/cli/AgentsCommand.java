@@ -60,7 +60,7 @@ public final class AgentsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         AgentWorkload w = AgentWorkload.parse(workload);
         if (agents < 2 || agents > 5) throw new IllegalArgumentException("--agents must be 2 to 5, got " + agents);
-        Path textPath = text != null ? text : defaultText();
+        Path textPath = text != null ? text : BenchAgentsCommand.defaultText();
         if (!Files.exists(textPath)) throw new NoSuchFileException(textPath.toString(), null, "give --text FILE");
         List<String> stories = new ArrayList<>();
         for (String p : Files.readString(textPath).split("\\n\\s*\\n")) if (!p.isBlank()) stories.add(p.strip().replaceAll("\\s+", " "));
@@ -88,11 +88,5 @@ public final class AgentsCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
-    }
-
-    private static Path defaultText() {
-        String home = System.getProperty("kvserve.home");
-        Path root = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
-        return root.resolve("../shared/data/tinystories_val.txt").normalize();
     }
 }

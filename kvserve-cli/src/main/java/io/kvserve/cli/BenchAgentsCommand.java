@@ -132,7 +132,8 @@ public final class BenchAgentsCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static Path defaultText() {
+    /** ../shared/data/tinystories_val.txt beside the repository (kvserve.home), else beside the working directory. */
+    static Path defaultText() {
         String home = System.getProperty("kvserve.home");
         Path root = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
         return root.resolve("../shared/data/tinystories_val.txt").normalize();

@@ -3,6 +3,7 @@ package io.kvserve.kvcache.press;
 import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.model.Batch;
 import io.kvserve.model.ModelConfig;
+import io.kvserve.model.kv.ForwardingKvCache;
 import io.kvserve.model.kv.KvCache;
 import io.kvserve.model.transformer.ForwardPass;
 
@@ -195,28 +196,17 @@ public record FastKvPress(double ratio, int tspLayer, double tspRate, int window
     }
 
     /** The paged cache seen by the deeper layers: appends may skip the positions that were not propagated. */
-    private record SparseAppend(PagedKvCache c) implements KvCache {
-        @Override public int layers() { return c.layers(); }
-        @Override public int kvHeads() { return c.kvHeads(); }
-        @Override public int headDim() { return c.headDim(); }
-        @Override public int open() { return c.open(); }
-        @Override public int fork(int src, int length) { return c.fork(src, length); }
-        @Override public void truncate(int seq, int fromPos) { c.truncate(seq, fromPos); }
-        @Override public void release(int seq) { c.release(seq); }
-        @Override public int length(int seq) { return c.length(seq); }
-        @Override public void reserve(int seq, int tokens) { c.reserve(seq, tokens); }
-        @Override public long bytesInUse() { return c.bytesInUse(); }
-        @Override public void close() {}
+    private static final class SparseAppend extends ForwardingKvCache {
+        private final PagedKvCache c;
+
+        SparseAppend(PagedKvCache c) {
+            super(c);
+            this.c = c;
+        }
 
         @Override
         public void append(int layer, int seq, int pos, float[] k, int kOff, float[] v, int vOff) {
             c.appendAt(layer, seq, pos, k, kOff, v, vOff);
-        }
-
-        @Override
-        public void attend(int layer, int seq, int kvHead, float[] q, int qOff, int nq, int maxPos, float scale,
-                           float[] out, int outOff, float[] scores) {
-            c.attend(layer, seq, kvHead, q, qOff, nq, maxPos, scale, out, outOff, scores);
         }
     }
 }

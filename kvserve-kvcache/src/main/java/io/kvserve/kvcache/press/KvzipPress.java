@@ -6,6 +6,7 @@ import io.kvserve.model.Batch;
 import io.kvserve.model.Model;
 import io.kvserve.model.chat.ChatMessage;
 import io.kvserve.model.chat.ChatTemplate;
+import io.kvserve.model.kv.ForwardingKvCache;
 import io.kvserve.model.kv.KvCache;
 import io.kvserve.model.tokenizer.Tokenizer;
 import io.kvserve.model.transformer.ForwardPass;
@@ -209,13 +210,14 @@ public record KvzipPress(double ratio, int chunk, int sinks, int prefix, boolean
      * before each attention its probabilities over the subsampled key set are computed and max-reduced
      * into the scores of the chunk's context tokens.
      */
-    static final class ReconstructionProbe implements KvCache {
+    static final class ReconstructionProbe extends ForwardingKvCache {
         private final PagedKvCache c;
         private final int t, nSink, c0, c1, headDim;
         private final float[][][] contextKeys, scores, inputKeys;   // inputKeys: (layer, kvHead) -> (inputLen, headDim)
         private final ThreadLocal<float[]> buf;
 
         ReconstructionProbe(PagedKvCache c, int t, float[][][] contextKeys, float[][][] scores, int nSink, int c0, int c1, int inputLen) {
+            super(c);
             this.c = c;
             this.t = t;
             this.nSink = nSink;
@@ -257,16 +259,5 @@ public record KvzipPress(double ratio, int chunk, int sinks, int prefix, boolean
             c.attend(layer, seq, kvHead, q, qOff, nq, maxPos, scale, out, outOff, scratch);
         }
 
-        @Override public int layers() { return c.layers(); }
-        @Override public int kvHeads() { return c.kvHeads(); }
-        @Override public int headDim() { return c.headDim(); }
-        @Override public int open() { return c.open(); }
-        @Override public int fork(int src, int length) { return c.fork(src, length); }
-        @Override public void truncate(int seq, int fromPos) { c.truncate(seq, fromPos); }
-        @Override public void release(int seq) { c.release(seq); }
-        @Override public int length(int seq) { return c.length(seq); }
-        @Override public void reserve(int seq, int tokens) { c.reserve(seq, tokens); }
-        @Override public long bytesInUse() { return c.bytesInUse(); }
-        @Override public void close() {}
     }
 }

@@ -104,6 +104,11 @@ public final class ContiguousKvCache implements KvCache {
         return seq(seq).lengths[0];
     }
 
+    /** Positions stored for {@code layer} of {@code seq} (during a forward pass, earlier layers run ahead). */
+    public int length(int seq, int layer) {
+        return seq(seq).lengths[layer];
+    }
+
     @Override
     public void reserve(int seq, int tokens) {
         Sequence s = seq(seq);
