@@ -21,6 +21,20 @@ abstract class BlockKernel {
     /** Dot product of {@code n} weights at byte {@code off} (a multiple of the block size) with {@code x[xOff, xOff+n)}. */
     abstract float dot(MemorySegment w, long off, float[] x, int xOff, int n);
 
+    /**
+     * Dot products of one weight row with four activation rows at {@code x[xOff + j * xStride]}, into
+     * {@code out[outOff + j * outStride]}. Formats that can convert each weight block once for all four
+     * override it; each result must equal {@link #dot} of that row exactly.
+     */
+    void dot4(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        for (int j = 0; j < 4; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);
+    }
+
+    /** Batches below this take per-row dot products (grouped by four through {@link #dot4}) instead of the GEMM. */
+    int minGemmBatch() {
+        return PanamaMatmul.MIN_GEMM_BATCH;
+    }
+
     /** Expands {@code n} weights at byte {@code off} into {@code dst[dstOff, dstOff+n)}, exactly as the scalar decoder does. */
     abstract void decode(MemorySegment w, long off, float[] dst, int dstOff, int n);
 

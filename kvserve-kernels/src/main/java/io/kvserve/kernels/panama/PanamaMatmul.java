@@ -41,10 +41,12 @@ final class PanamaMatmul {
     static void matmul(BlockKernel k, MemorySegment w, long wOff, int cols,
                        float[] x, int batch, float[] out, int outStride, int row0, int row1) {
         long rowBytes = k.byteOffset(cols);
-        if (batch < MIN_GEMM_BATCH) {
+        if (batch < k.minGemmBatch()) {
+            int b4 = batch / 4 * 4;
             for (int r = row0; r < row1; r++) {
                 long ro = wOff + r * rowBytes;
-                for (int b = 0; b < batch; b++) out[b * outStride + r] = k.dot(w, ro, x, b * cols, cols);
+                for (int b = 0; b < b4; b += 4) k.dot4(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
+                for (int b = b4; b < batch; b++) out[b * outStride + r] = k.dot(w, ro, x, b * cols, cols);
             }
             return;
         }

@@ -35,7 +35,24 @@ final class PanamaQ8 {
         void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
             PanamaQ8.decode(w, off, dst, dstOff, n);
         }
+
+        @Override
+        void dot4(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+            PanamaQ8.dot4(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        }
+
+        @Override
+        int minGemmBatch() {
+            return MIN_GEMM_BATCH;
+        }
     };
+
+    /**
+     * Decode batches up to this size convert each weight block once and FMA it into four rows' sums
+     * ({@link #dot4}) instead of going through the GEMM, whose float panel and 2L-lane tiles cost more
+     * than they save at a few rows.
+     */
+    static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.gemm.q8MinBatch", 16);
 
     // Hot loops are written out in one method: a helper returning a vector that C2 declines to inline
     // (it does so once the helper is "already compiled into a big method") boxes that vector.
@@ -57,6 +74,42 @@ final class PanamaQ8 {
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #dot} for four activation rows at once, each weight vector converted once; every result equals {@link #dot}'s. */
+    static void dot4(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        int nb = n / QK;
+        int x0 = xOff, x1 = xOff + xStride, x2 = xOff + 2 * xStride, x3 = xOff + 3 * xStride;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * BYTES;
+            int xo = i * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            for (int c = 0; c < QK; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
+                FloatVector wv = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
+                s0 = wv.fma(FloatVector.fromArray(F, x, x0 + xo + c), s0);
+                s1 = wv.fma(FloatVector.fromArray(F, x, x1 + xo + c), s1);
+                s2 = wv.fma(FloatVector.fromArray(F, x, x2 + xo + c), s2);
+                s3 = wv.fma(FloatVector.fromArray(F, x, x3 + xo + c), s3);
+                if (B_PARTS == 2) {
+                    FloatVector wv1 = (FloatVector) q.convertShape(VectorOperators.B2F, F, 1);
+                    s0 = wv1.fma(FloatVector.fromArray(F, x, x0 + xo + c + L), s0);
+                    s1 = wv1.fma(FloatVector.fromArray(F, x, x1 + xo + c + L), s1);
+                    s2 = wv1.fma(FloatVector.fromArray(F, x, x2 + xo + c + L), s2);
+                    s3 = wv1.fma(FloatVector.fromArray(F, x, x3 + xo + c + L), s3);
+                }
+            }
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
+            a0 = s0.fma(d, a0);
+            a1 = s1.fma(d, a1);
+            a2 = s2.fma(d, a2);
+            a3 = s3.fma(d, a3);
+        }
+        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
+        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
+        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
     }
 
     static void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
