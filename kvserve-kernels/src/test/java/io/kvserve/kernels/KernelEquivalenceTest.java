@@ -61,6 +61,26 @@ class KernelEquivalenceTest {
         }
     }
 
+    /** Small decode batches (Q8_0's fused 2- and 4-row dots) give every row exactly what it gets alone: results do not depend on batching. */
+    @org.junit.jupiter.api.Test
+    void smallBatchesGiveEachRowItsSingleRowResultBitForBit() {
+        var rnd = new SplittableRandom(4242);
+        int rows = 7, cols = 576;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = randomWeights(arena, GgmlType.Q8_0, rows, cols, rnd, false);
+            for (int batch : new int[] {2, 3, 4, 6, 8, 15}) {
+                float[] x = randomFloats(batch * cols, rnd, false);
+                float[] all = new float[batch * rows];
+                Kernels.matmul(GgmlType.Q8_0, w, 0, cols, x, batch, all, rows, 0, rows);
+                for (int b = 0; b < batch; b++) {
+                    float[] one = new float[rows];
+                    Kernels.matmul(GgmlType.Q8_0, w, 0, cols, java.util.Arrays.copyOfRange(x, b * cols, (b + 1) * cols), 1, one, rows, 0, rows);
+                    for (int r = 0; r < rows; r++) assertThat(all[b * rows + r]).as("row %d of input %d in a batch of %d", r, b, batch).isEqualTo(one[r]);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("types")
     void matmulExtremeValues(GgmlType type) {

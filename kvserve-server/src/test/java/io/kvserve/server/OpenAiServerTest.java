@@ -54,10 +54,17 @@ class OpenAiServerTest {
     }
 
     static HttpResponse<String> postOnNewConnection(String path, String body, String key) throws Exception {
-        try (HttpClient fresh = HttpClient.newHttpClient()) {
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.baseUri() + path)).POST(HttpRequest.BodyPublishers.ofString(body))
-                    .header("Content-Type", "application/json").header("Authorization", "Bearer " + key);
-            return fresh.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        // The server answers a refused upload after draining it and closes the connection. Rarely (about one
+        // full-suite run in five) the JDK client still reports "header parser received no bytes" for that
+        // connection; one retry on a fresh client tells that client-side race from a server that never answers.
+        for (int attempt = 1; ; attempt++) {
+            try (HttpClient fresh = HttpClient.newHttpClient()) {
+                HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.baseUri() + path)).POST(HttpRequest.BodyPublishers.ofString(body))
+                        .header("Content-Type", "application/json").header("Authorization", "Bearer " + key);
+                return fresh.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            } catch (java.io.IOException e) {
+                if (attempt == 2 || !String.valueOf(e.getMessage()).contains("received no bytes")) throw e;
+            }
         }
     }
 

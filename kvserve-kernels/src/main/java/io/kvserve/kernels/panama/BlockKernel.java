@@ -30,7 +30,12 @@ abstract class BlockKernel {
         for (int j = 0; j < 4; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);
     }
 
-    /** Batches below this take per-row dot products (grouped by four through {@link #dot4}) instead of the GEMM. */
+    /** As {@link #dot4} for two activation rows. */
+    void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        for (int j = 0; j < 2; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);
+    }
+
+    /** Batches below this take per-row dot products (grouped by four and two through {@link #dot4} and {@link #dot2}) instead of the GEMM. */
     int minGemmBatch() {
         return PanamaMatmul.MIN_GEMM_BATCH;
     }

@@ -46,7 +46,12 @@ final class PanamaMatmul {
             for (int r = row0; r < row1; r++) {
                 long ro = wOff + r * rowBytes;
                 for (int b = 0; b < b4; b += 4) k.dot4(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
-                for (int b = b4; b < batch; b++) out[b * outStride + r] = k.dot(w, ro, x, b * cols, cols);
+                int b2 = b4;
+                if (batch - b4 >= 2) {
+                    k.dot2(w, ro, x, b4 * cols, cols, cols, out, b4 * outStride + r, outStride);
+                    b2 += 2;
+                }
+                for (int b = b2; b < batch; b++) out[b * outStride + r] = k.dot(w, ro, x, b * cols, cols);
             }
             return;
         }

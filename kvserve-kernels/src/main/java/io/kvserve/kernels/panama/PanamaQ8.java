@@ -42,6 +42,11 @@ final class PanamaQ8 {
         }
 
         @Override
+        void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+            PanamaQ8.dot2(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        }
+
+        @Override
         int minGemmBatch() {
             return MIN_GEMM_BATCH;
         }
@@ -110,6 +115,34 @@ final class PanamaQ8 {
         out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
         out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
         out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #dot} for two activation rows at once; every result equals {@link #dot}'s. */
+    static void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        int nb = n / QK;
+        int x0 = xOff, x1 = xOff + xStride;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * BYTES;
+            int xo = i * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0;
+            for (int c = 0; c < QK; c += B.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, b + 2 + c, LE);
+                FloatVector wv = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
+                s0 = wv.fma(FloatVector.fromArray(F, x, x0 + xo + c), s0);
+                s1 = wv.fma(FloatVector.fromArray(F, x, x1 + xo + c), s1);
+                if (B_PARTS == 2) {
+                    FloatVector wv1 = (FloatVector) q.convertShape(VectorOperators.B2F, F, 1);
+                    s0 = wv1.fma(FloatVector.fromArray(F, x, x0 + xo + c + L), s0);
+                    s1 = wv1.fma(FloatVector.fromArray(F, x, x1 + xo + c + L), s1);
+                }
+            }
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
+            a0 = s0.fma(d, a0);
+            a1 = s1.fma(d, a1);
+        }
+        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
+        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
     }
 
     static void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
