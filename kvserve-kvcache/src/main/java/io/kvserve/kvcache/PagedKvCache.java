@@ -6,9 +6,9 @@ import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.kvcache.press.PressContext;
 import io.kvserve.model.ModelConfig;
 import io.kvserve.model.kv.KvCache;
+import io.kvserve.model.kv.SequenceSlots;
 import io.kvserve.model.kv.KvCacheFullException;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -34,7 +34,7 @@ public final class PagedKvCache implements KvCache {
     private final KvPress press;
     private final PageAllocator alloc;
     private final StreamCodec[][] codecs;   // (layer, kvHead), or null: rows are keys and values
-    private final List<Sequence> sequences = new ArrayList<>();
+    private final SequenceSlots<Sequence> sequences = new SequenceSlots<>();
     private final ThreadLocal<KvStream.Scratch> scratch = ThreadLocal.withInitial(KvStream.Scratch::new);
 
     private final class Sequence {
@@ -123,20 +123,11 @@ public final class PagedKvCache implements KvCache {
     @Override
     public synchronized int open() {
         Sequence s = new Sequence(press != null && press.tracksAttention());
-        for (int i = 0; i < sequences.size(); i++) {
-            if (sequences.get(i) == null) {
-                sequences.set(i, s);
-                return i;
-            }
-        }
-        sequences.add(s);
-        return sequences.size() - 1;
+        return sequences.add(s);
     }
 
     private Sequence seq(int id) {
-        Sequence s = id >= 0 && id < sequences.size() ? sequences.get(id) : null;
-        if (s == null) throw new IllegalArgumentException("unknown sequence " + id);
-        return s;
+        return sequences.get(id);
     }
 
     @Override
@@ -179,7 +170,7 @@ public final class PagedKvCache implements KvCache {
     public synchronized void release(int seq) {
         Sequence s = seq(seq);
         for (KvStream[] row : s.streams) for (KvStream st : row) st.releaseAll();
-        sequences.set(seq, null);
+        sequences.remove(seq);
     }
 
     @Override
@@ -395,9 +386,7 @@ public final class PagedKvCache implements KvCache {
 
     /** Ids of open sequences. */
     public synchronized List<Integer> openSequences() {
-        List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < sequences.size(); i++) if (sequences.get(i) != null) ids.add(i);
-        return ids;
+        return sequences.ids();
     }
 
     /** A view of sequence {@code seq} as a press sees it (for running a press by hand, and tests). */
@@ -412,7 +401,7 @@ public final class PagedKvCache implements KvCache {
 
     @Override
     public synchronized void close() {
-        for (int i = 0; i < sequences.size(); i++) if (sequences.get(i) != null) release(i);
+        for (int id : sequences.ids()) release(id);
         sequences.clear();
     }
 

@@ -2,8 +2,6 @@ package io.kvserve.model.kv;
 
 import io.kvserve.kernels.Kernels;
 
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The simple cache: per sequence, per (layer, KV head), one growing float array of keys and one of
@@ -14,7 +12,7 @@ public final class ContiguousKvCache implements KvCache {
     private final int kvHeads;
     private final int headDim;
     private final int maxPositions;
-    private final List<Sequence> sequences = new ArrayList<>();
+    private final SequenceSlots<Sequence> sequences = new SequenceSlots<>();
 
     private final class Sequence {
         final float[][][] keys = new float[layers][kvHeads][];     // (layer, kvHead) -> (capacity, headDim)
@@ -54,20 +52,11 @@ public final class ContiguousKvCache implements KvCache {
 
     @Override
     public synchronized int open() {
-        for (int i = 0; i < sequences.size(); i++) {
-            if (sequences.get(i) == null) {
-                sequences.set(i, new Sequence());
-                return i;
-            }
-        }
-        sequences.add(new Sequence());
-        return sequences.size() - 1;
+        return sequences.add(new Sequence());
     }
 
     private Sequence seq(int id) {
-        Sequence s = id >= 0 && id < sequences.size() ? sequences.get(id) : null;
-        if (s == null) throw new IllegalArgumentException("unknown sequence " + id);
-        return s;
+        return sequences.get(id);
     }
 
     @Override
@@ -95,8 +84,7 @@ public final class ContiguousKvCache implements KvCache {
 
     @Override
     public synchronized void release(int seq) {
-        seq(seq);
-        sequences.set(seq, null);
+        sequences.remove(seq);
     }
 
     @Override
@@ -171,7 +159,7 @@ public final class ContiguousKvCache implements KvCache {
     @Override
     public synchronized long bytesInUse() {
         long b = 0;
-        for (Sequence s : sequences) if (s != null) b += 2L * layers * kvHeads * s.capacity * headDim * Float.BYTES;
+        for (Sequence s : sequences.open()) b += 2L * layers * kvHeads * s.capacity * headDim * Float.BYTES;
         return b;
     }
 
