@@ -68,7 +68,7 @@ class KernelEquivalenceTest {
         int rows = 7, cols = 576;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment w = randomWeights(arena, GgmlType.Q8_0, rows, cols, rnd, false);
-            for (int batch : new int[] {2, 3, 4, 6, 8, 15}) {
+            for (int batch : new int[] {2, 3, 4, 6, 8, 9, 12, 15}) {
                 float[] x = randomFloats(batch * cols, rnd, false);
                 float[] all = new float[batch * rows];
                 Kernels.matmul(GgmlType.Q8_0, w, 0, cols, x, batch, all, rows, 0, rows);

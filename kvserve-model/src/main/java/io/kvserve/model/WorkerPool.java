@@ -29,6 +29,10 @@ public final class WorkerPool implements AutoCloseable {
     private volatile int n;
     private volatile int grain;
     private volatile Throwable failure;
+    /** Chunks of the current region when it is balanced (0: one fixed part per thread), and the next unclaimed one. */
+    private volatile int chunks;
+    private volatile int chunkSize;
+    private final AtomicInteger nextChunk = new AtomicInteger();
     private final Thread[] parked;
 
     public WorkerPool(int threads) {
@@ -79,6 +83,25 @@ public final class WorkerPool implements AutoCloseable {
      * estimated {@code work} (multiply-adds) is below what pays for waking the other threads.
      */
     public void forRange(int n, int grain, long work, RangeTask task) {
+        run(n, grain, work, task, 0);
+    }
+
+    /**
+     * As {@link #forRange(int, int, long, RangeTask)}, but the range is cut into about
+     * {@link #CHUNKS_PER_THREAD} chunks per thread (multiples of {@code grain}) that the threads claim
+     * one by one, so that a thread that is slower (descheduled by a busy machine, or waiting on memory)
+     * leaves its work to the others instead of making them wait. For regions whose cost per call does
+     * not grow with the number of calls (decode matmuls, attention); a task may be called several
+     * times per thread, each time with a different range.
+     */
+    public void forRangeBalanced(int n, int grain, long work, RangeTask task) {
+        run(n, grain, work, task, CHUNKS_PER_THREAD);
+    }
+
+    /** Chunks per thread of a balanced region: enough to even out, few enough that claiming stays free. */
+    static final int CHUNKS_PER_THREAD = 4;
+
+    private void run(int n, int grain, long work, RangeTask task, int chunksPerThread) {
         if (n <= 0) return;
         int g = Math.max(1, grain);
         if (threads == 1 || n <= g || work < MIN_PARALLEL_WORK) {
@@ -90,10 +113,24 @@ public final class WorkerPool implements AutoCloseable {
             this.n = n;
             this.grain = g;
             this.failure = null;
+            if (chunksPerThread > 0) {
+                int blocks = (n + g - 1) / g;
+                int perChunk = Math.max(1, (blocks + threads * chunksPerThread - 1) / (threads * chunksPerThread));
+                this.chunkSize = perChunk * g;
+                this.chunks = (n + chunkSize - 1) / chunkSize;
+                nextChunk.set(0);
+            } else {
+                this.chunks = 0;
+            }
             pending.set(threads - 1);
             generation++;
             for (Thread t : parked) LockSupport.unpark(t);
-            runPart(0, task, n, g);
+            try {
+                runPart(0, task, n, g);
+            } catch (Throwable e) {
+                // still wait for the workers below: none may run this task once the region has returned
+                failure = e;
+            }
             long spinStart = System.nanoTime();
             while (pending.get() != 0) {
                 // a busy machine may have descheduled a worker: stop burning the core it needs
@@ -111,6 +148,12 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private void runPart(int id, RangeTask t, int n, int g) {
+        int count = chunks;
+        if (count > 0) {
+            int size = chunkSize;
+            for (int c; (c = nextChunk.getAndIncrement()) < count; ) t.run(c * size, Math.min(n, (c + 1) * size));
+            return;
+        }
         int blocks = (n + g - 1) / g;
         int from = (int) ((long) blocks * id / threads) * g;
         int to = Math.min(n, (int) ((long) blocks * (id + 1) / threads) * g);

@@ -30,12 +30,18 @@ abstract class BlockKernel {
         for (int j = 0; j < 4; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);
     }
 
+    /** As {@link #dot4} for eight activation rows. */
+    void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        dot4(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        dot4(w, off, x, xOff + 4 * xStride, xStride, n, out, outOff + 4 * outStride, outStride);
+    }
+
     /** As {@link #dot4} for two activation rows. */
     void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
         for (int j = 0; j < 2; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);
     }
 
-    /** Batches below this take per-row dot products (grouped by four and two through {@link #dot4} and {@link #dot2}) instead of the GEMM. */
+    /** Batches below this take per-row dot products (grouped by eight, four and two through {@link #dot8}, {@link #dot4} and {@link #dot2}) instead of the GEMM. */
     int minGemmBatch() {
         return PanamaMatmul.MIN_GEMM_BATCH;
     }

@@ -42,10 +42,12 @@ final class PanamaMatmul {
                        float[] x, int batch, float[] out, int outStride, int row0, int row1) {
         long rowBytes = k.byteOffset(cols);
         if (batch < k.minGemmBatch()) {
-            int b4 = batch / 4 * 4;
+            int b8 = batch / 8 * 8;
+            int b4 = b8 + (batch - b8) / 4 * 4;
             for (int r = row0; r < row1; r++) {
                 long ro = wOff + r * rowBytes;
-                for (int b = 0; b < b4; b += 4) k.dot4(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
+                for (int b = 0; b < b8; b += 8) k.dot8(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
+                for (int b = b8; b < b4; b += 4) k.dot4(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
                 int b2 = b4;
                 if (batch - b4 >= 2) {
                     k.dot2(w, ro, x, b4 * cols, cols, cols, out, b4 * outStride + r, outStride);

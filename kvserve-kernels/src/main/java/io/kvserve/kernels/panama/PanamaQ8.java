@@ -42,6 +42,11 @@ final class PanamaQ8 {
         }
 
         @Override
+        void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+            PanamaQ8.dot8(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        }
+
+        @Override
         void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
             PanamaQ8.dot2(w, off, x, xOff, xStride, n, out, outOff, outStride);
         }
@@ -143,6 +148,55 @@ final class PanamaQ8 {
         }
         out[outOff] = a0.reduceLanes(VectorOperators.ADD);
         out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot} for eight activation rows: each weight block is converted once into four vectors
+     * (256-bit only: at other widths a block is not four vectors and this falls back to two {@link #dot4}),
+     * and each row then runs {@link #dot}'s exact sequence of FMAs on it, so every result equals {@link #dot}'s.
+     */
+    static void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+        if (L != 8) {
+            dot4(w, off, x, xOff, xStride, n, out, outOff, outStride);
+            dot4(w, off, x, xOff + 4 * xStride, xStride, n, out, outOff + 4 * outStride, outStride);
+            return;
+        }
+        int nb = n / QK;
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+        for (int i = 0; i < nb; i++) {
+            long b = off + (long) i * BYTES;
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w2 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 18, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w3 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 26, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
+            // one row at a time keeps one partial sum live (4 weights + 8 sums + d fit the 16 registers)
+            int r = xOff + i * QK;
+            a0 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a0);
+            r += xStride;
+            a1 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a1);
+            r += xStride;
+            a2 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a2);
+            r += xStride;
+            a3 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a3);
+            r += xStride;
+            a4 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a4);
+            r += xStride;
+            a5 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a5);
+            r += xStride;
+            a6 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a6);
+            r += xStride;
+            a7 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.fma(FloatVector.fromArray(F, x, r), z)))).fma(d, a7);
+        }
+        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
+        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
+        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        out[outOff + 4 * outStride] = a4.reduceLanes(VectorOperators.ADD);
+        out[outOff + 5 * outStride] = a5.reduceLanes(VectorOperators.ADD);
+        out[outOff + 6 * outStride] = a6.reduceLanes(VectorOperators.ADD);
+        out[outOff + 7 * outStride] = a7.reduceLanes(VectorOperators.ADD);
     }
 
     static void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {

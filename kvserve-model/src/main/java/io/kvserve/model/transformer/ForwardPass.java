@@ -140,7 +140,7 @@ public final class ForwardPass {
         if (rows > 0) {
             Matrix out = w.output();
             float[] in = lastRows, dst = logits;
-            pool.forRange(vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
+            parallelRows(rows, vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
         }
         return logits;
     }
@@ -168,7 +168,7 @@ public final class ForwardPass {
         final int layer = l;
         int group = c.groupSize();
         long attnWork = (long) n * c.nHeads() * hd * 2L * (batch.positions()[n - 1] + 1);
-        pool.forRange(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
+        pool.forRangeBalanced(n * c.nKvHeads(), 1, attnWork, (from, to) -> {
             float[] s = scores.get();
             for (int job = from; job < to; job++) {
                 int i = job / c.nKvHeads(), h = job % c.nKvHeads();
@@ -235,7 +235,7 @@ public final class ForwardPass {
             final int[] active = rows;
             int group = c.groupSize();
             long attnWork = (long) m * c.nHeads() * hd * 2L * (batch.positions()[rows[m - 1]] + 1);
-            pool.forRange(m * c.nKvHeads(), 1, attnWork, (from, to) -> {
+            pool.forRangeBalanced(m * c.nKvHeads(), 1, attnWork, (from, to) -> {
                 float[] s = scores.get();
                 for (int job = from; job < to; job++) {
                     int r = job / c.nKvHeads(), h = job % c.nKvHeads();
@@ -283,7 +283,7 @@ public final class ForwardPass {
             Matrix out = w.output();
             float[] in = lastRows, dst = logits;
             int rowsOut = nRows;
-            pool.forRange(vocab, 64, (long) vocab * out.cols() * rowsOut, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rowsOut, dst, vocab, a, b));
+            parallelRows(rowsOut, vocab, 64, (long) vocab * out.cols() * rowsOut, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rowsOut, dst, vocab, a, b));
         }
         return logits;
     }
@@ -320,15 +320,28 @@ public final class ForwardPass {
         }
     }
 
+    /** Activation rows below which a matmul is a decode step: its weight rows are shared out in balanced chunks. */
+    private static final int BALANCED_BELOW_BATCH = 16;
+
+    /**
+     * Runs a matmul's weight rows [0, rows) in parallel for {@code batch} activation rows. Decode-sized
+     * batches use balanced chunks (a slow thread does not hold the others up); larger ones keep one part
+     * per thread, because the GEMM transposes the activations once per call.
+     */
+    private void parallelRows(int batch, int rows, int grain, long work, WorkerPool.RangeTask task) {
+        if (batch < BALANCED_BELOW_BATCH) pool.forRangeBalanced(rows, grain, work, task);
+        else pool.forRange(rows, grain, work, task);
+    }
+
     private void matmul(Matrix m, float[] in, float[] out, int n) {
         int rows = m.rows();
-        pool.forRange(rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
+        parallelRows(n, rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
     }
 
     /** Two projections of the same input in one parallel region (FFN gate and up). */
     private void matmul2(Matrix m1, float[] o1, Matrix m2, float[] o2, float[] in, int n) {
         int r1 = m1.rows(), total = r1 + m2.rows();
-        pool.forRange(total, 16, (long) total * m1.cols() * n, (a, b) -> {
+        parallelRows(n, total, 16, (long) total * m1.cols() * n, (a, b) -> {
             if (a < r1) Kernels.matmul(m1.type(), m1.data(), 0, m1.cols(), in, n, o1, r1, a, Math.min(b, r1));
             if (b > r1) Kernels.matmul(m2.type(), m2.data(), 0, m2.cols(), in, n, o2, m2.rows(), Math.max(a, r1) - r1, b - r1);
         });
@@ -337,7 +350,7 @@ public final class ForwardPass {
     /** q, k and v projections in one parallel region: fewer hand-offs per layer for small models. */
     private void matmul3(Matrix mq, float[] oq, Matrix mk, float[] ok, Matrix mv, float[] ov, float[] in, int n) {
         int rq = mq.rows(), rk = mk.rows(), rv = mv.rows();
-        pool.forRange(rq + rk + rv, 16, (long) (rq + rk + rv) * mq.cols() * n, (a, b) -> {
+        parallelRows(n, rq + rk + rv, 16, (long) (rq + rk + rv) * mq.cols() * n, (a, b) -> {
             if (a < rq) Kernels.matmul(mq.type(), mq.data(), 0, mq.cols(), in, n, oq, rq, a, Math.min(b, rq));
             int a2 = Math.max(a, rq), b2 = Math.min(b, rq + rk);
             if (a2 < b2) Kernels.matmul(mk.type(), mk.data(), 0, mk.cols(), in, n, ok, rk, a2 - rq, b2 - rq);
