@@ -63,9 +63,34 @@ public final class BenchServeCommand implements Callable<Integer> {
 
     /** One level's result; also the JSON object. */
     public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
-                        double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms) {}
+                        double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms,
+                        double decodeTpsSteady, double steadySpeedupVs1) {}
 
-    private record Sample(long tokens, double ttftMs, List<Double> itlMs) {}
+    /** One request's result; {@code client} is the index of the concurrent client that sent it. */
+    record Sample(int client, long tokens, double ttftMs, List<Double> itlMs) {
+        /** Time from the first to the last streamed token, in seconds: this request's decode phase. */
+        double decodeSeconds() {
+            return itlMs.stream().mapToDouble(Double::doubleValue).sum() / 1e3;
+        }
+    }
+
+    /**
+     * Aggregate decode throughput without the prefill: each client's tokens after its first, over the
+     * time between its first and last token (TPOT), summed over the clients that ran at once. The
+     * wall-clock figure ({@code decode_tps_total}) also counts every stream's prefill, which grows with
+     * the number of streams.
+     */
+    static double steadyDecodeTps(List<Sample> samples) {
+        java.util.Map<Integer, double[]> perClient = new java.util.TreeMap<>();
+        for (Sample s : samples) {
+            double[] acc = perClient.computeIfAbsent(s.client(), k -> new double[2]);
+            acc[0] += Math.max(0, s.tokens() - 1);
+            acc[1] += s.decodeSeconds();
+        }
+        double total = 0;
+        for (double[] acc : perClient.values()) if (acc[1] > 0) total += acc[0] / acc[1];
+        return total;
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman and his clever daughter. Every morning";
@@ -87,7 +112,7 @@ public final class BenchServeCommand implements Callable<Integer> {
             run(http, uri, key, warmupTokens, 1, 1);
             run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
             run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
-            double single = 0;
+            double single = 0, singleSteady = 0;
             for (int c : levels) {
                 int perClient = c == 1 ? Math.max(2, rounds) : rounds;
                 long t0 = System.nanoTime();
@@ -95,22 +120,26 @@ public final class BenchServeCommand implements Callable<Integer> {
                 double wall = (System.nanoTime() - t0) / 1e9;
                 long tokens = samples.stream().mapToLong(Sample::tokens).sum();
                 double tps = tokens / wall;
-                if (c == 1) single = tps;
+                double steady = steadyDecodeTps(samples);
+                if (c == 1) {
+                    single = tps;
+                    singleSteady = steady;
+                }
                 List<Double> ttft = new ArrayList<>(), itl = new ArrayList<>();
                 for (Sample s : samples) {
                     ttft.add(s.ttftMs());
                     itl.addAll(s.itlMs());
                 }
                 Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
-                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99));
+                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99), steady, singleSteady > 0 ? steady / singleSteady : Double.NaN);
                 results.add(l);
-                System.err.printf("kvserve bench serve: concurrency %d: %.1f tok/s%n", c, tps);
+                System.err.printf("kvserve bench serve: concurrency %d: %.1f tok/s (decode phase %.1f tok/s)%n", c, tps, steady);
             }
-            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
-                    "ttft p50", "ttft p99", "itl p50", "itl p99");
+            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s %10s %8s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
+                    "ttft p50", "ttft p99", "itl p50", "itl p99", "steady t/s", "x vs 1");
             for (Level l : results) {
-                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
-                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms());
+                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %10.1f %8.2f%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
+                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms(), l.decodeTpsSteady(), l.steadySpeedupVs1());
             }
             if (json != null) {
                 new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT)
@@ -128,7 +157,7 @@ public final class BenchServeCommand implements Callable<Integer> {
                 final int client = i;
                 fs.add(pool.submit(() -> {
                     List<Sample> out = new ArrayList<>();
-                    for (int r = 0; r < perClient; r++) out.add(one(http, uri, key, tokens, client * 1000 + r));
+                    for (int r = 0; r < perClient; r++) out.add(one(http, uri, key, tokens, client, client * 1000 + r));
                     return out;
                 }));
             }
@@ -139,7 +168,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
 
     /** One streaming request; each client uses its own tenant so that no prefix is shared between them. */
-    private Sample one(HttpClient http, URI uri, String key, int tokens, int id) throws Exception {
+    private Sample one(HttpClient http, URI uri, String key, int tokens, int client, int id) throws Exception {
         String body = JSON.createObjectNode().put("prompt", PROMPT).put("max_tokens", tokens).put("temperature", 0).put("stream", true)
                 .put("ignore_eos", true).put("tenant", "bench-" + id).set("stream_options", JSON.createObjectNode().put("include_usage", true)).toString();
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
@@ -166,7 +195,7 @@ public final class BenchServeCommand implements Callable<Integer> {
             else itl.add((now - last[0]) / 1e6);
             last[0] = now;
         });
-        return new Sample(generated[0], ttft[0], itl);
+        return new Sample(client, generated[0], ttft[0], itl);
     }
 
     static double pct(List<Double> xs, int p) {

@@ -39,12 +39,23 @@ class BenchServeCommandTest {
         for (int i = 0; i < 3; i++) {
             JsonNode l = levels.get(i);
             assertThat(l.get("concurrency").asInt()).isEqualTo(1 << i);
-            for (String f : new String[]{"decode_tps_total", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"}) {
+            for (String f : new String[]{"decode_tps_total", "decode_tps_steady", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"}) {
                 assertThat(l.get(f).asDouble()).as(f).isPositive();
             }
             assertThat(l.get("generated_tokens").asLong()).isEqualTo(6L * Math.max(2, 1 << i));
         }
         assertThat(Files.size(png)).isPositive();
+    }
+
+    /** Steady decode rate: per client, tokens after the first over first-to-last-token time; clients add up, a client's sequential requests do not. */
+    @Test
+    void steadyDecodeRateCountsEachClientOnceAndLeavesOutPrefill() {
+        var a1 = new BenchServeCommand.Sample(0, 5, 900.0, java.util.List.of(100.0, 100.0, 100.0, 100.0)); // 4 tokens in 0.4 s
+        var a2 = new BenchServeCommand.Sample(0, 3, 50.0, java.util.List.of(200.0, 200.0));               // 2 tokens in 0.4 s
+        var b = new BenchServeCommand.Sample(1, 11, 5000.0, java.util.List.of(50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0, 50.0)); // 10 in 0.5 s
+        // client 0: 6 tokens / 0.8 s = 7.5; client 1: 20; the long TTFTs do not count
+        assertThat(BenchServeCommand.steadyDecodeTps(java.util.List.of(a1, a2, b))).isCloseTo(27.5, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(BenchServeCommand.steadyDecodeTps(java.util.List.of(a1, a2))).isCloseTo(7.5, org.assertj.core.data.Offset.offset(1e-9));
     }
 
     @Test
