@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kvserve.engine.Engine;
 import io.kvserve.model.Model;
 import io.kvserve.server.OpenAiServer;
 import picocli.CommandLine.Command;
@@ -61,9 +62,45 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--rounds", paramLabel = "N", description = "requests each client sends one after another (default: 1; 2 at concurrency 1)")
     int rounds = 1;
 
-    /** One level's result; also the JSON object. */
+    /**
+     * One level's result; also the JSON object. The KV columns are sampled from the engine every 10 ms
+     * while the level runs: the most KV bytes the allocator held ({@code kv_bytes_peak}, idle prefix-cache
+     * blocks included; run with {@code --prefix-cache-mib 0} to see the sequences alone), that over the
+     * streams, and the most engine pages reserved ({@code kv_pages_used_peak}). {@code kv_press} is the
+     * server's default press ({@code none} when it has none).
+     */
     public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
-                        double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms) {}
+                        double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms,
+                        String kvPress, long kvBytesPeak, double kvBytesPerStreamPeak, int kvPagesUsedPeak) {}
+
+    /** The largest engine counters seen while a level runs. */
+    private static final class KvPeaks implements AutoCloseable {
+        private final Thread sampler;
+        private volatile boolean done;
+        volatile long bytes;
+        volatile int pages;
+
+        KvPeaks(OpenAiServer server) {
+            sampler = Thread.ofPlatform().daemon().name("bench-kv-sampler").start(() -> {
+                while (!done) {
+                    Engine.Stats st = server.engineStats();
+                    bytes = Math.max(bytes, st.kvBytes());
+                    pages = Math.max(pages, st.pagesUsed());
+                    try {
+                        Thread.sleep(10);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            done = true;
+            sampler.join();
+        }
+    }
 
     private record Sample(long tokens, double ttftMs, List<Double> itlMs) {}
 
@@ -91,7 +128,11 @@ public final class BenchServeCommand implements Callable<Integer> {
             for (int c : levels) {
                 int perClient = c == 1 ? Math.max(2, rounds) : rounds;
                 long t0 = System.nanoTime();
-                List<Sample> samples = run(http, uri, key, maxTokens, c, perClient);
+                List<Sample> samples;
+                KvPeaks peaks = new KvPeaks(server);
+                try (peaks) {
+                    samples = run(http, uri, key, maxTokens, c, perClient);
+                }
                 double wall = (System.nanoTime() - t0) / 1e9;
                 long tokens = samples.stream().mapToLong(Sample::tokens).sum();
                 double tps = tokens / wall;
@@ -102,15 +143,17 @@ public final class BenchServeCommand implements Callable<Integer> {
                     itl.addAll(s.itlMs());
                 }
                 Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
-                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99));
+                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99), serving.kvPress != null ? serving.kvPress : "none",
+                        peaks.bytes, (double) peaks.bytes / c, peaks.pages);
                 results.add(l);
                 System.err.printf("kvserve bench serve: concurrency %d: %.1f tok/s%n", c, tps);
             }
-            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
-                    "ttft p50", "ttft p99", "itl p50", "itl p99");
+            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s %12s %10s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
+                    "ttft p50", "ttft p99", "itl p50", "itl p99", "KV B/stream", "KV pages");
             for (Level l : results) {
-                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
-                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms());
+                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %12.0f %10d%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
+                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms(),
+                        l.kvBytesPerStreamPeak(), l.kvPagesUsedPeak());
             }
             if (json != null) {
                 new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT)
