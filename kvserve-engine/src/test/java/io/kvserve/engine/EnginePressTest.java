@@ -10,6 +10,8 @@ import io.kvserve.model.generate.Generator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -214,6 +216,53 @@ class EnginePressTest {
         try (Engine e = EngineTest.engine()) {
             assertThatThrownBy(() -> e.pressFor("snapkv")).hasMessageContaining("needs the paged KV cache");
             assertThatThrownBy(() -> e.defaultPress("snapkv")).hasMessageContaining("--kv-type");
+        }
+    }
+
+    /** Every registry press alone and under every wrapper (as {@code PressMatrixTest}), with a plain neighbour. */
+    static List<String> registry() {
+        List<String> all = new ArrayList<>();
+        for (String name : PressRegistry.BASELINES.keySet()) {
+            all.add(switch (name) {
+                case "quantize" -> "quantize:type=q8_0";
+                case "elitekv" -> "elitekv";
+                default -> name + ":ratio=0.5";
+            });
+        }
+        for (String w : new String[]{"adakv/", "perlayer:keep=0.6/", "decode:every=4/", "kvcrush/", "less:map=random/"}) {
+            all.add(w + "snapkv:ratio=0.5");
+            all.add(w + "h2o:ratio=0.5");
+        }
+        all.add("decode:every=4/tova:ratio=0.5>quantize:type=q8_0");
+        all.add("decode:every=4/fastkv:ratio=0.5");
+        return all;
+    }
+
+    /** Whether a press is refused per sequence: it drives the prefill, or it changes every stream's layout (and needs a profile). */
+    static boolean refused(String spec) {
+        return spec.contains("fastkv") || spec.contains("kvzip") || spec.contains("elitekv");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("registry")
+    void everyRegistryPressRunsBesideAPlainRequestOrIsRefusedWithItsReason(String spec) {
+        int[] a = encode(OTHER);
+        Setup s = paged(256, false);
+        try (Engine e = s.engine()) {
+            if (refused(spec)) {
+                assertThatThrownBy(() -> e.pressFor(spec)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining(spec.contains("elitekv") ? "elitekv" : "drives the prefill itself");
+                return;
+            }
+            CollectingSink alone = submit(e, EngineRequest.greedy(a, 24));
+            runUntilIdle(e);
+            CollectingSink pressed = submit(e, EngineRequest.greedy(encode(STORY), 24).withKvPress(spec));
+            CollectingSink plain = submit(e, EngineRequest.greedy(a, 24));
+            runUntilIdle(e);
+            assertThat(pressed.completion.reason()).as(String.valueOf(pressed.completion.error())).isEqualTo(FinishReason.LENGTH);
+            assertThat(plain.tokens).isEqualTo(alone.tokens);
+            assertThat(s.cache().allocator().pagesInUse()).as("no leaked pages").isZero();
+            assertThat(e.stats().pagesUsed()).isZero();
         }
     }
 
