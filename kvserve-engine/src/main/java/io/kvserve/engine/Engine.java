@@ -325,6 +325,7 @@ public final class Engine implements AutoCloseable {
         Instant deadline = a instanceof Admission.Queued q ? now.plus(q.timeout()) : null;
         Sequence seq = new Sequence(this, ids.incrementAndGet(), request, sink, now, deadline);
         seq.pressSpec = pressed ? pressSpec : null;
+        seq.noPress = !pressed && pressSpec != null;
         queuedCount.incrementAndGet();
         active.incrementAndGet();
         incoming.add(seq);
@@ -462,7 +463,7 @@ public final class Engine implements AutoCloseable {
             if (bWant[i]) {
                 // its known tokens are all in the cache: the press hooks run here, as Generator runs them
                 cache.stepDone(s.kvSeq);
-                if (s.pressSpec != null) reserveCompressed(s);
+                if (compressed(s)) reserveCompressed(s);
                 sampleAndEmit(s, logits, row * vocab);
                 row++;
             }
@@ -470,6 +471,11 @@ public final class Engine implements AutoCloseable {
         Arrays.fill(bOwner, 0, n, null);
         publishStats();
         return true;
+    }
+
+    /** Whether a press compresses the sequence: its request's, or the paged cache's own. */
+    private boolean compressed(Sequence s) {
+        return s.pressSpec != null || !s.noPress && paged != null && paged.press() != null;
     }
 
     /** Shrinks a compressed sequence's reservation to the most it can hold from now to its last token. */
@@ -547,7 +553,7 @@ public final class Engine implements AutoCloseable {
         queuedCount.decrementAndGet();
         // the last known token must run through the model to give logits, so reuse at most n - 1
         KvPress press = s.pressSpec != null ? PressRegistry.parse(s.pressSpec) : null;
-        int limit = reuseLimit(s, press);
+        int limit = reuseLimit(s, press != null ? press : paged != null && !s.noPress ? paged.press() : null);
         if (blocks != null) {
             PrefixBlockCache.Opened o = blocks.open(s.request.tenant(), s.tokens, limit);
             s.kvSeq = o.seq();
@@ -561,7 +567,7 @@ public final class Engine implements AutoCloseable {
         int best = 0;
         for (Sequence r : running) {
             // a compressed sequence no longer holds its prefix verbatim: never fork from it
-            if (!r.request.tenant().equals(s.request.tenant()) || r.kvSeq < 0 || r.pressSpec != null) continue;
+            if (!r.request.tenant().equals(s.request.tenant()) || r.kvSeq < 0 || compressed(r)) continue;
             int l = PrefixCache.commonPrefix(s.tokens, limit, r.tokens, r.kvLen);
             if (l > best) {
                 best = l;
@@ -597,7 +603,7 @@ public final class Engine implements AutoCloseable {
 
     /** A fresh instance of the sequence's press on its new cache sequence (a preempted one starts over). */
     private void usePress(Sequence s, KvPress press) {
-        if (press != null) paged.setPress(s.kvSeq, press);
+        if (press != null || s.noPress && paged != null && paged.press() != null) paged.setPress(s.kvSeq, press);
     }
 
     private void started(Sequence s, int need, int limit) {
@@ -698,7 +704,7 @@ public final class Engine implements AutoCloseable {
             s.kvSeq = -1;
             s.chain = null;
         } else if (s.kvSeq >= 0) {
-            if ((reason == FinishReason.STOP || reason == FinishReason.LENGTH) && s.pressSpec == null) {
+            if ((reason == FinishReason.STOP || reason == FinishReason.LENGTH) && !compressed(s)) {
                 // donate the computed prefix (a compressed sequence's is not verbatim); a partial chunk is never left behind (kvLen counts written positions)
                 prefixCache.put(s.request.tenant(), Arrays.copyOf(s.tokens, s.kvLen), s.kvSeq, pages(s.kvLen));
             } else {
@@ -761,6 +767,7 @@ public final class Engine implements AutoCloseable {
         int kvLen;                  // positions in the cache
         PrefixBlockCache.Chain chain;   // its pages offered to the page-level prefix cache so far
         String pressSpec;               // its KV press, or null
+        boolean noPress;                // its request said none: not even the paged cache's own press
         int generated;
         int cachedTokens;
         int reservedPages;
