@@ -462,8 +462,15 @@ public final class Engine implements AutoCloseable {
             if (blocks != null && (i + 1 == n || bOwner[i + 1] != s)) blocks.publish(s.chain, s.kvSeq, s.tokens, s.kvLen);
             if (bWant[i]) {
                 // its known tokens are all in the cache: the press hooks run here, as Generator runs them
-                cache.stepDone(s.kvSeq);
-                if (compressed(s)) reserveCompressed(s);
+                try {
+                    cache.stepDone(s.kvSeq);
+                    if (compressed(s)) reserveCompressed(s);
+                } catch (RuntimeException e) {
+                    // a press that fails ends its own sequence, not the batch
+                    finish(s, FinishReason.ERROR, "the KV press failed: " + e);
+                    row++;
+                    continue;
+                }
                 sampleAndEmit(s, logits, row * vocab);
                 row++;
             }

@@ -57,9 +57,11 @@ final class ConnectionProbe {
     private final SocketChannel channel;
     private boolean gone;
     private boolean stopped;
+    private long lastProbe;
 
     private ConnectionProbe(SocketChannel channel) {
         this.channel = channel;
+        this.lastProbe = System.nanoTime();
     }
 
     /** A probe of {@code ex}'s connection (one that always says "connected" when the socket cannot be reached). */
@@ -81,6 +83,14 @@ final class ConnectionProbe {
                     + " Run the JVM with --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED (the kvserve launcher does)");
         }
         return new ConnectionProbe(ch);
+    }
+
+    /** True at most once every {@code millis} ms, the first time {@code millis} after the probe was made: time to probe again. */
+    boolean due(long millis) {
+        long now = System.nanoTime();
+        if (now - lastProbe < millis * 1_000_000L) return false;
+        lastProbe = now;
+        return true;
     }
 
     /** Whether this probe can see the connection at all. */

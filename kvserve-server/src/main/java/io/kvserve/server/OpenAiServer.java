@@ -375,9 +375,10 @@ public final class OpenAiServer implements AutoCloseable {
      */
     private static Event next(BlockingQueue<Event> events, ConnectionProbe probe) throws IOException, InterruptedException {
         while (true) {
+            // probe on a clock, not only when the queue is idle: a generating request's tokens arrive every few ms
+            if (probe.due(PROBE_MILLIS) && probe.clientGone()) throw new IOException("the client closed the connection before its answer");
             Event e = events.poll(PROBE_MILLIS, TimeUnit.MILLISECONDS);
             if (e != null) return e;
-            if (probe.clientGone()) throw new IOException("the client closed the connection before its answer");
         }
     }
 
