@@ -267,6 +267,38 @@ class EnginePressTest {
     }
 
     @Test
+    void aFailingPressEndsOnlyItsOwnSequenceAndNoneOverridesTheCachesPress() {
+        int ctx = model.config().contextLength();
+        io.kvserve.kvcache.press.KvPress broken = new io.kvserve.kvcache.press.KvPress() {
+            @Override public String spec() { return "broken"; }
+            @Override public void afterPrefill(io.kvserve.kvcache.press.PressContext c) { throw new IllegalStateException("scores are NaN"); }
+        };
+        PagedKvCache cache = PagedKvCache.forModel(model.config(), ctx, KvStorage.parse("f32"), 16, 1L << 26, broken);
+        int[] a = encode(OTHER);
+        List<Integer> alone;
+        Setup s0 = paged(256, false);
+        try (Engine e = s0.engine()) {
+            CollectingSink c = submit(e, EngineRequest.greedy(a, 20));
+            runUntilIdle(e);
+            alone = c.tokens;
+        }
+        try (Engine e = new Engine(model, cache, WorkerPool.shared(), new Engine.Config(64, 8, 16, 256, 0), Scheduler.fcfs(),
+                AdmissionPolicy.kvBudget(16, Duration.ofMinutes(1), Duration.ofSeconds(1)),
+                Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7), null)) {
+            CollectingSink failing = submit(e, EngineRequest.greedy(encode(STORY), 20));
+            CollectingSink plain = submit(e, EngineRequest.greedy(a, 20).withKvPress("none"));
+            runUntilIdle(e);
+            assertThat(failing.completion.reason()).isEqualTo(FinishReason.ERROR);
+            assertThat(failing.completion.error()).contains("the KV press failed").contains("scores are NaN");
+            assertThat(failing.tokens).isEmpty();
+            assertThat(plain.completion.reason()).isEqualTo(FinishReason.LENGTH);
+            assertThat(plain.tokens).as("'none' runs without the cache's press, untouched by its neighbour's failure").isEqualTo(alone);
+            assertThat(cache.allocator().pagesInUse()).isZero();
+            assertThat(e.stats().pagesUsed()).isZero();
+        }
+    }
+
+    @Test
     void theDefaultPressAppliesUnlessARequestSaysNone() {
         int[] prompt = encode(STORY);
         Setup s = paged(256, false);
