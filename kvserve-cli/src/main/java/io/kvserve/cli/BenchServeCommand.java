@@ -71,19 +71,20 @@ public final class BenchServeCommand implements Callable<Integer> {
      * One level's result; also the JSON object. The KV columns are sampled from the engine every 10 ms
      * while the level runs: the most KV bytes the allocator held ({@code kv_bytes_peak}, idle prefix-cache
      * blocks included; run with {@code --prefix-cache-mib 0} to see the sequences alone), that over the
-     * streams, and the most engine pages reserved ({@code kv_pages_used_peak}). {@code kv_press} is the
+     * streams, the most engine pages reserved ({@code kv_pages_used_peak}) and the most sequences running
+     * at once ({@code running_peak}: below the concurrency when KV pages ran short). {@code kv_press} is the
      * server's default press ({@code none} when it has none).
      */
     public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
                         double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms,
-                        String kvPress, long kvBytesPeak, double kvBytesPerStreamPeak, int kvPagesUsedPeak) {}
+                        String kvPress, long kvBytesPeak, double kvBytesPerStreamPeak, int kvPagesUsedPeak, int runningPeak) {}
 
     /** The largest engine counters seen while a level runs. */
     private static final class KvPeaks implements AutoCloseable {
         private final Thread sampler;
         private volatile boolean done;
         volatile long bytes;
-        volatile int pages;
+        volatile int pages, running;
 
         KvPeaks(OpenAiServer server) {
             sampler = Thread.ofPlatform().daemon().name("bench-kv-sampler").start(() -> {
@@ -91,6 +92,7 @@ public final class BenchServeCommand implements Callable<Integer> {
                     Engine.Stats st = server.engineStats();
                     bytes = Math.max(bytes, st.kvBytes());
                     pages = Math.max(pages, st.pagesUsed());
+                    running = Math.max(running, st.running());
                     try {
                         Thread.sleep(10);
                     } catch (InterruptedException e) {
@@ -157,17 +159,18 @@ public final class BenchServeCommand implements Callable<Integer> {
                     }
                     Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
                             pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99),
-                            press != null ? press : serving.kvPress != null ? serving.kvPress : "none", peaks.bytes, (double) peaks.bytes / c, peaks.pages);
+                            press != null ? press : serving.kvPress != null ? serving.kvPress : "none", peaks.bytes, (double) peaks.bytes / c, peaks.pages,
+                            peaks.running);
                     results.add(l);
                     System.err.printf("kvserve bench serve: %sconcurrency %d: %.1f tok/s%n", press != null ? "kv_press " + press + ", " : "", c, tps);
                 }
             }
-            System.out.printf("%-32s %-36s %5s %12s %12s %8s %10s %10s %10s %10s %12s %10s%n", "model", "kv press", "conc", "decode t/s", "per stream",
-                    "x vs 1", "ttft p50", "ttft p99", "itl p50", "itl p99", "KV B/stream", "KV pages");
+            System.out.printf("%-32s %-36s %5s %12s %12s %8s %10s %10s %10s %10s %12s %10s %8s%n", "model", "kv press", "conc", "decode t/s", "per stream",
+                    "x vs 1", "ttft p50", "ttft p99", "itl p50", "itl p99", "KV B/stream", "KV pages", "running");
             for (Level l : results) {
-                System.out.printf("%-32s %-36s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %12.0f %10d%n", model.name(), l.kvPress(), l.concurrency(),
+                System.out.printf("%-32s %-36s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %12.0f %10d %8d%n", model.name(), l.kvPress(), l.concurrency(),
                         l.decodeTpsTotal(), l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms(),
-                        l.kvBytesPerStreamPeak(), l.kvPagesUsedPeak());
+                        l.kvBytesPerStreamPeak(), l.kvPagesUsedPeak(), l.runningPeak());
             }
             if (json != null) {
                 new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT)

@@ -66,6 +66,7 @@ class BenchServeCommandTest {
             assertThat(l.get("generated_tokens").asLong()).isEqualTo(2 * 96);
             assertThat(l.get("kv_bytes_peak").asLong()).isPositive();
             assertThat(l.get("kv_pages_used_peak").asInt()).isPositive();
+            assertThat(l.get("running_peak").asInt()).isBetween(1, 2);
         }
         // the prompt alone is more than a compressed stream ever holds (a quarter of it plus 4)
         assertThat(pressed.get("kv_bytes_peak").asLong()).isLessThan(none.get("kv_bytes_peak").asLong());
