@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kvserve.engine.Engine;
 import io.kvserve.model.Model;
 import io.kvserve.server.OpenAiServer;
 import picocli.CommandLine.Command;
@@ -61,10 +62,53 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--rounds", paramLabel = "N", description = "requests each client sends one after another (default: 1; 2 at concurrency 1)")
     int rounds = 1;
 
-    /** One level's result; also the JSON object. */
+    @Option(names = "--request-kv-press", paramLabel = "SPEC",
+            description = {"run every level once per SPEC, the requests carrying \"kv_press\": SPEC (repeatable; none for no press),",
+                    "so that presses are compared in one run; without it requests name no press (the server's --kv-press applies)"})
+    List<String> requestPresses = new ArrayList<>();
+
+    /**
+     * One level's result; also the JSON object. The KV columns are sampled from the engine every 10 ms
+     * while the level runs: the most KV bytes the allocator held ({@code kv_bytes_peak}, idle prefix-cache
+     * blocks included; run with {@code --prefix-cache-mib 0} to see the sequences alone), that over the
+     * streams, the most engine pages reserved ({@code kv_pages_used_peak}) and the most sequences running
+     * at once ({@code running_peak}: below the concurrency when KV pages ran short). {@code kv_press} is the
+     * server's default press ({@code none} when it has none).
+     */
     public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
                         double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms,
+                        String kvPress, long kvBytesPeak, double kvBytesPerStreamPeak, int kvPagesUsedPeak, int runningPeak,
                         double decodeTpsSteady, double steadySpeedupVs1) {}
+
+    /** The largest engine counters seen while a level runs. */
+    private static final class KvPeaks implements AutoCloseable {
+        private final Thread sampler;
+        private volatile boolean done;
+        volatile long bytes;
+        volatile int pages, running;
+
+        KvPeaks(OpenAiServer server) {
+            sampler = Thread.ofPlatform().daemon().name("bench-kv-sampler").start(() -> {
+                while (!done) {
+                    Engine.Stats st = server.engineStats();
+                    bytes = Math.max(bytes, st.kvBytes());
+                    pages = Math.max(pages, st.pagesUsed());
+                    running = Math.max(running, st.running());
+                    try {
+                        Thread.sleep(10);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            done = true;
+            sampler.join();
+        }
+    }
 
     /** One request's result; {@code client} is the index of the concurrent client that sent it. */
     record Sample(int client, long tokens, double ttftMs, List<Double> itlMs) {
@@ -93,6 +137,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private volatile String pressOfRequests;   // the kv_press of the requests sent now, or null
     private static final String PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman and his clever daughter. Every morning";
 
     @Override
@@ -103,49 +148,64 @@ public final class BenchServeCommand implements Callable<Integer> {
         if (serving.maxRunning < maxLevel) serving.maxRunning = maxLevel;
         if (serving.maxBatchTokens < serving.maxRunning) serving.maxBatchTokens = serving.maxRunning;
         List<Level> results = new ArrayList<>();
+        if (!requestPresses.isEmpty() && serving.kvType == null && serving.kvPress == null) serving.kvType = "f32";   // presses need the paged cache
+        List<String> presses = requestPresses.isEmpty() ? java.util.Collections.singletonList(null) : requestPresses;
         try (Model model = modelOptions.load(); OpenAiServer server = serving.build(model, "127.0.0.1", 0).start()) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             URI uri = URI.create(server.baseUri() + "/v1/completions");
             String key = serving.apiKey != null ? serving.apiKey : System.getenv("KVSERVE_API_KEY");
             System.err.printf("kvserve bench serve: %s, %d threads, %d tokens per request; warming up%n", model.name(), modelOptions.threadCount(), maxTokens);
             // the JIT must have compiled the decode kernels of every batch shape before the first level is timed
-            run(http, uri, key, warmupTokens, 1, 1);
-            run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
-            run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
-            double single = 0, singleSteady = 0;
-            for (int c : levels) {
-                int perClient = c == 1 ? Math.max(2, rounds) : rounds;
-                long t0 = System.nanoTime();
-                List<Sample> samples = run(http, uri, key, maxTokens, c, perClient);
-                double wall = (System.nanoTime() - t0) / 1e9;
-                long tokens = samples.stream().mapToLong(Sample::tokens).sum();
-                double tps = tokens / wall;
-                double steady = steadyDecodeTps(samples);
-                if (c == 1) {
-                    single = tps;
-                    singleSteady = steady;
-                }
-                List<Double> ttft = new ArrayList<>(), itl = new ArrayList<>();
-                for (Sample s : samples) {
-                    ttft.add(s.ttftMs());
-                    itl.addAll(s.itlMs());
-                }
-                Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
-                        pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99), steady, singleSteady > 0 ? steady / singleSteady : Double.NaN);
-                results.add(l);
-                System.err.printf("kvserve bench serve: concurrency %d: %.1f tok/s (decode phase %.1f tok/s)%n", c, tps, steady);
+            for (String press : presses) {
+                pressOfRequests = press;
+                run(http, uri, key, warmupTokens, 1, 1);
+                run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
+                run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
             }
-            System.out.printf("%-32s %5s %12s %12s %8s %10s %10s %10s %10s %10s %8s%n", "model", "conc", "decode t/s", "per stream", "x vs 1",
-                    "ttft p50", "ttft p99", "itl p50", "itl p99", "steady t/s", "x vs 1");
+            for (String press : presses) {
+                pressOfRequests = press;
+                double single = 0, singleSteady = 0;
+                for (int c : levels) {
+                    int perClient = c == 1 ? Math.max(2, rounds) : rounds;
+                    long t0 = System.nanoTime();
+                    List<Sample> samples;
+                    KvPeaks peaks = new KvPeaks(server);
+                    try (peaks) {
+                        samples = run(http, uri, key, maxTokens, c, perClient);
+                    }
+                    double wall = (System.nanoTime() - t0) / 1e9;
+                    long tokens = samples.stream().mapToLong(Sample::tokens).sum();
+                    double tps = tokens / wall;
+                    double steady = steadyDecodeTps(samples);
+                    if (c == 1) {
+                        single = tps;
+                        singleSteady = steady;
+                    }
+                    List<Double> ttft = new ArrayList<>(), itl = new ArrayList<>();
+                    for (Sample s : samples) {
+                        ttft.add(s.ttftMs());
+                        itl.addAll(s.itlMs());
+                    }
+                    Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
+                            pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99),
+                            press != null ? press : serving.kvPress != null ? serving.kvPress : "none", peaks.bytes, (double) peaks.bytes / c, peaks.pages,
+                            peaks.running, steady, singleSteady > 0 ? steady / singleSteady : Double.NaN);
+                    results.add(l);
+                    System.err.printf("kvserve bench serve: %sconcurrency %d: %.1f tok/s (decode phase %.1f tok/s)%n", press != null ? "kv_press " + press + ", " : "", c, tps, steady);
+                }
+            }
+            System.out.printf("%-32s %-36s %5s %12s %12s %8s %10s %10s %10s %10s %10s %8s %12s %10s %8s%n", "model", "kv press", "conc", "decode t/s", "per stream",
+                    "x vs 1", "ttft p50", "ttft p99", "itl p50", "itl p99", "steady t/s", "x vs 1", "KV B/stream", "KV pages", "running");
             for (Level l : results) {
-                System.out.printf("%-32s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %10.1f %8.2f%n", model.name(), l.concurrency(), l.decodeTpsTotal(),
-                        l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms(), l.decodeTpsSteady(), l.steadySpeedupVs1());
+                System.out.printf("%-32s %-36s %5d %12.1f %12.2f %8.2f %10.1f %10.1f %10.1f %10.1f %10.1f %8.2f %12.0f %10d %8d%n", model.name(), l.kvPress(), l.concurrency(),
+                        l.decodeTpsTotal(), l.decodeTpsPerStream(), l.speedupVs1(), l.ttftP50Ms(), l.ttftP99Ms(), l.itlP50Ms(), l.itlP99Ms(),
+                        l.decodeTpsSteady(), l.steadySpeedupVs1(), l.kvBytesPerStreamPeak(), l.kvPagesUsedPeak(), l.runningPeak());
             }
             if (json != null) {
                 new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE).enable(SerializationFeature.INDENT_OUTPUT)
                         .writeValue(json.toFile(), results);
             }
-            if (plot != null) plot(results, model.name(), plot);
+            if (plot != null) plot(presses.size() == 1 ? results : results.subList(0, levels.length), model.name(), plot);
         }
         return 0;
     }
@@ -169,8 +229,11 @@ public final class BenchServeCommand implements Callable<Integer> {
 
     /** One streaming request; each client uses its own tenant so that no prefix is shared between them. */
     private Sample one(HttpClient http, URI uri, String key, int tokens, int client, int id) throws Exception {
-        String body = JSON.createObjectNode().put("prompt", PROMPT).put("max_tokens", tokens).put("temperature", 0).put("stream", true)
-                .put("ignore_eos", true).put("tenant", "bench-" + id).set("stream_options", JSON.createObjectNode().put("include_usage", true)).toString();
+        com.fasterxml.jackson.databind.node.ObjectNode req = JSON.createObjectNode().put("prompt", PROMPT).put("max_tokens", tokens).put("temperature", 0)
+                .put("stream", true).put("ignore_eos", true).put("tenant", "bench-" + id);
+        req.set("stream_options", JSON.createObjectNode().put("include_usage", true));
+        if (pressOfRequests != null) req.put("kv_press", pressOfRequests);
+        String body = req.toString();
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
         if (key != null) b.header("Authorization", "Bearer " + key);
         long t0 = System.nanoTime();

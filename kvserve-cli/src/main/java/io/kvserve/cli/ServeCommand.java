@@ -38,9 +38,9 @@ public final class ServeCommand implements Callable<Integer> {
             }
             stopped.countDown();
         }));
-        System.err.printf("kvserve serve: %s as '%s' on %s/v1 (%d threads, scheduler %s, %d running at most)%n", model.name(),
+        System.err.printf("kvserve serve: %s as '%s' on %s/v1 (%d threads, scheduler %s, %d running at most%s)%n", model.name(),
                 serving.servedModelName != null ? serving.servedModelName : ServingOptions.defaultModelName(model), server.baseUri(),
-                modelOptions.threadCount(), serving.scheduler, serving.maxRunning);
+                modelOptions.threadCount(), serving.scheduler, serving.maxRunning, serving.kvPress != null ? ", default KV press " + serving.kvPress : "");
         stopped.await();
         return 0;
     }

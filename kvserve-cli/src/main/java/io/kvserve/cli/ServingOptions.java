@@ -62,6 +62,11 @@ public final class ServingOptions {
                     + "with the page-level prefix cache (default: the contiguous F32 cache and the sequence-level prefix cache)")
     String kvType;
 
+    @Option(names = "--kv-press", paramLabel = "SPEC",
+            description = "KV press of every request that names none in 'kv_press' (e.g. decode:every=16/snapkv:ratio=0.5; none); "
+                    + "runs on the paged cache (implies --kv-type f32 when --kv-type is not given). fastkv and kvzip cannot run in the batch")
+    String kvPress;
+
     @Option(names = "--prefix-cache-mib", paramLabel = "MIB",
             description = "with --kv-type: most MiB the page-level prefix cache's pages may take; 0 turns it off (default: the whole KV budget)")
     Long prefixCacheMib;
@@ -90,7 +95,7 @@ public final class ServingOptions {
 
     /** The paged cache for {@code pages} engine pages: its byte budget holds them plus one batch of positions of slack. */
     PagedKvCache pagedCache(Model model, int context, int pages) {
-        KvStorage storage = KvStorage.parse(kvType);
+        KvStorage storage = KvStorage.parse(kvType != null ? kvType : "f32");
         long block = PagedKvCache.forModel(model.config(), context, storage, pageTokens, 1, null).blockBytes();
         long budget = Math.addExact(Math.multiplyExact(block, (long) pages), block * ((maxBatchTokens + pageTokens - 1) / pageTokens + maxRunning));
         return PagedKvCache.forModel(model.config(), context, storage, pageTokens, budget, null);
@@ -161,14 +166,20 @@ public final class ServingOptions {
                 : Scheduler.named(scheduler, clock);
         AdmissionPolicy admission = AdmissionPolicy.kvBudget(maxQueue, Duration.ofMillis((long) (queueTimeout * 1000)), Duration.ofSeconds(retryAfter));
         Engine engine;
-        if (kvType == null) {
+        if (kvType == null && kvPress == null) {
             if (prefixCacheMib != null || !sharePrefixCacheBetween.isEmpty()) {
                 throw new IllegalArgumentException("--prefix-cache-mib and --share-prefix-cache-between need the paged cache: add --kv-type (e.g. --kv-type f32)");
             }
             engine = new Engine(model, model.newContiguousCache(context), WorkerPool.shared(), cfg, policy, admission,
                     clock, new SplittableRandom(System.nanoTime())).start();
         } else {
-            engine = pagedEngine(model, cfg, policy, admission, clock, prefixCacheMib != null ? prefixCacheMib << 20 : -1).start();
+            engine = pagedEngine(model, cfg, policy, admission, clock, prefixCacheMib != null ? prefixCacheMib << 20 : -1);
+            try {
+                engine.defaultPress(kvPress);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--kv-press: " + e.getMessage(), e);
+            }
+            engine.start();
         }
         String key = apiKey != null ? apiKey : System.getenv("KVSERVE_API_KEY");
         String name = servedModelName != null ? servedModelName : defaultModelName(model);

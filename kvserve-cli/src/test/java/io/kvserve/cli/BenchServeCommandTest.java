@@ -59,6 +59,41 @@ class BenchServeCommandTest {
     }
 
     @Test
+    void requestPressesAreComparedInOneRunWithTheirKvBytes() throws Exception {
+        Path model = TestAssets.require("models/stories260K.gguf");
+        Path json = dir.resolve("press.json");
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "2", "--max-tokens", "96", "--warmup-tokens", "4",
+                "--prefix-cache-mib", "0", "--request-kv-press", "none", "--request-kv-press", "decode:every=4/snapkv:ratio=0.75,window=4",
+                "--json", json.toString());
+        assertThat(code).as(err.toString()).isZero();
+        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        assertThat(levels.size()).isEqualTo(2);
+        JsonNode none = levels.get(0), pressed = levels.get(1);
+        assertThat(none.get("kv_press").asText()).isEqualTo("none");
+        assertThat(pressed.get("kv_press").asText()).isEqualTo("decode:every=4/snapkv:ratio=0.75,window=4");
+        for (JsonNode l : levels) {
+            assertThat(l.get("concurrency").asInt()).isEqualTo(2);
+            assertThat(l.get("generated_tokens").asLong()).isEqualTo(2 * 96);
+            assertThat(l.get("kv_bytes_peak").asLong()).isPositive();
+            assertThat(l.get("kv_pages_used_peak").asInt()).isPositive();
+            assertThat(l.get("running_peak").asInt()).isBetween(1, 2);
+        }
+        // the prompt alone is more than a compressed stream ever holds (a quarter of it plus 4)
+        assertThat(pressed.get("kv_bytes_peak").asLong()).isLessThan(none.get("kv_bytes_peak").asLong());
+        assertThat(pressed.get("kv_bytes_per_stream_peak").asDouble()).isEqualTo(pressed.get("kv_bytes_peak").asDouble() / 2);
+    }
+
+    @Test
+    void aPressThatCannotServeIsAOneLineError() {
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", TestAssets.require("models/stories260K.gguf").toString(), "--kv-press", "kvzip:ratio=0.5",
+                "--concurrency", "1");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("--kv-press").contains("drives the prefill itself").doesNotContain("\tat ");
+    }
+
+    @Test
     void benchKeepsItsOwnOptionsAndListsServe() {
         CommandLine cl = Main.commandLine().getSubcommands().get("bench");
         assertThat(cl.getSubcommands()).containsKey("serve");
@@ -66,7 +101,7 @@ class BenchServeCommandTest {
         assertThat(cl.getCommandSpec().findOption("--threads")).isNotNull();
         CommandLine serve = Main.commandLine().getSubcommands().get("serve");
         for (String o : new String[]{"--model", "--port", "--served-model-name", "--api-key", "--max-running", "--max-queue",
-                "--max-body-bytes", "--max-connections", "--scheduler", "--kv-tokens"}) {
+                "--max-body-bytes", "--max-connections", "--scheduler", "--kv-tokens", "--kv-press", "--kv-type"}) {
             assertThat(serve.getCommandSpec().findOption(o)).as(o).isNotNull();
         }
     }

@@ -1,5 +1,8 @@
 package io.kvserve.engine;
 
+import io.kvserve.kvcache.PagedKvCache;
+import io.kvserve.kvcache.press.KvPress;
+import io.kvserve.kvcache.press.PressRegistry;
 import io.kvserve.kvcache.prefix.PrefixBlockCache;
 import io.kvserve.model.Batch;
 import io.kvserve.model.Model;
@@ -47,6 +50,13 @@ import java.util.random.RandomGenerator;
  * the sequence-level one: every full page of every running sequence is offered to it as soon as it is
  * written, a new request opens on the cached pages of its longest matching run of full pages, and
  * idle cached pages count as free.
+ *
+ * <p>On the paged cache a request may name a KV press ({@link EngineRequest#kvPress}, else
+ * {@link #defaultPress}): its sequence gets that press ({@link PagedKvCache#setPress}), which runs at
+ * {@link KvCache#stepDone} once the prompt is in the cache and then at its decode interval, exactly as
+ * in single-sequence generation; it touches only that sequence's streams. After each run the
+ * sequence's page reservation shrinks to what it can still hold at most
+ * ({@link PagedKvCache#sequenceBytesBound}), so compressed sequences let more sequences in.
  *
  * <p>The loop runs on its own thread ({@link #start()}), or a test drives {@link #step()} directly.
  * Only {@link #submit}, {@link Handle#cancel()}, {@link #stats()} and the shutdown methods are called
@@ -143,6 +153,8 @@ public final class Engine implements AutoCloseable {
     private final Model model;
     private final Tokenizer tokenizer;
     private final KvCache cache;
+    private final PagedKvCache paged;           // the cache when it is paged (presses need it), else null
+    private volatile String defaultPress;       // spec for requests that name none, or null
     private final ForwardPass pass;
     private final Config config;
     private final Scheduler scheduler;
@@ -198,6 +210,7 @@ public final class Engine implements AutoCloseable {
         this.model = Objects.requireNonNull(model, "model");
         this.tokenizer = model.tokenizer();
         this.cache = Objects.requireNonNull(cache, "cache");
+        this.paged = cache instanceof PagedKvCache p ? p : null;
         this.config = Objects.requireNonNull(config, "config");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
         this.admission = Objects.requireNonNull(admission, "admission");
@@ -229,6 +242,43 @@ public final class Engine implements AutoCloseable {
         return context;
     }
 
+    /**
+     * The press {@code spec} names, checked for this engine: null for {@code none} (or null).
+     *
+     * @throws IllegalArgumentException naming the problem: an unknown press or parameter, a contiguous
+     *                                  cache (presses need the paged one), or a press that cannot run
+     *                                  per sequence in a continuous batch ({@link PagedKvCache#perSequenceRefusal})
+     */
+    public KvPress pressFor(String spec) {
+        if (spec == null) return null;
+        KvPress press = PressRegistry.parse(spec);
+        if (press == null) return null;
+        if (paged == null) {
+            throw new IllegalArgumentException("KV press '" + spec + "' needs the paged KV cache, but this engine runs the contiguous cache"
+                    + " (start the server with --kv-type or --kv-press)");
+        }
+        String refusal = paged.perSequenceRefusal(press);
+        if (refusal != null) throw new IllegalArgumentException(refusal);
+        return press;
+    }
+
+    /** Sets the press of requests that name none ({@link EngineRequest#kvPress} null); null or {@code none} for no press. */
+    public Engine defaultPress(String spec) {
+        pressFor(spec);
+        this.defaultPress = spec;
+        return this;
+    }
+
+    /** The KV element type of the cache, as {@code --kv-type} names it ({@code f32} for the contiguous cache). */
+    public String kvType() {
+        return paged != null ? paged.storage().toString() : "f32";
+    }
+
+    /** The press spec of requests that name none, or null. */
+    public String defaultPress() {
+        return defaultPress;
+    }
+
     /** Pages a request needs at most: its prompt plus max tokens, within the context. */
     public int pagesFor(EngineRequest r) {
         return pages(Math.min(context, r.prompt().length + r.maxTokens()));
@@ -257,6 +307,8 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < p.length; i++) {
             if (p[i] < 0 || p[i] >= vocab) throw new IllegalArgumentException("prompt token #" + i + " is " + p[i] + ", outside the vocabulary [0, " + vocab + ")");
         }
+        String pressSpec = request.kvPress() != null ? request.kvPress() : defaultPress;
+        boolean pressed = pressFor(pressSpec) != null;
         int need = pagesFor(request);
         if (need > config.kvPages()) {
             throw new IllegalArgumentException("the request needs " + need + " KV pages (prompt " + p.length + " + max tokens " + request.maxTokens()
@@ -272,6 +324,8 @@ public final class Engine implements AutoCloseable {
         Instant now = clock.instant();
         Instant deadline = a instanceof Admission.Queued q ? now.plus(q.timeout()) : null;
         Sequence seq = new Sequence(this, ids.incrementAndGet(), request, sink, now, deadline);
+        seq.pressSpec = pressed ? pressSpec : null;
+        seq.noPress = !pressed && pressSpec != null;
         queuedCount.incrementAndGet();
         active.incrementAndGet();
         incoming.add(seq);
@@ -407,6 +461,16 @@ public final class Engine implements AutoCloseable {
             // offer the pages this step filled before sampling can retire the sequence (the last token of a chunk comes last)
             if (blocks != null && (i + 1 == n || bOwner[i + 1] != s)) blocks.publish(s.chain, s.kvSeq, s.tokens, s.kvLen);
             if (bWant[i]) {
+                // its known tokens are all in the cache: the press hooks run here, as Generator runs them
+                try {
+                    cache.stepDone(s.kvSeq);
+                    if (compressed(s)) reserveCompressed(s);
+                } catch (RuntimeException e) {
+                    // a press that fails ends its own sequence, not the batch
+                    finish(s, FinishReason.ERROR, "the KV press failed: " + e);
+                    row++;
+                    continue;
+                }
                 sampleAndEmit(s, logits, row * vocab);
                 row++;
             }
@@ -414,6 +478,22 @@ public final class Engine implements AutoCloseable {
         Arrays.fill(bOwner, 0, n, null);
         publishStats();
         return true;
+    }
+
+    /** Whether a press compresses the sequence: its request's, or the paged cache's own. */
+    private boolean compressed(Sequence s) {
+        return s.pressSpec != null || !s.noPress && paged != null && paged.press() != null;
+    }
+
+    /** Shrinks a compressed sequence's reservation to the most it can hold from now to its last token. */
+    private void reserveCompressed(Sequence s) {
+        int more = Math.min(context, s.promptLen + s.request.maxTokens()) - s.kvLen;
+        long pageBytes = paged.blockBytes() * config.pageTokens() / paged.tokensPerPage();
+        long bound = paged.sequenceBytesBound(s.kvSeq, more);
+        int pages = (int) Math.min(Integer.MAX_VALUE, (bound + pageBytes - 1) / pageBytes);
+        int reserve = Math.min(pagesFor(s.request), pages);
+        usedPages += reserve - s.reservedPages;
+        s.reservedPages = reserve;
     }
 
     private void retireCancelledAndExpired(Instant now) {
@@ -479,19 +559,22 @@ public final class Engine implements AutoCloseable {
         waiting.remove(s);
         queuedCount.decrementAndGet();
         // the last known token must run through the model to give logits, so reuse at most n - 1
-        int limit = s.n - 1;
+        KvPress press = s.pressSpec != null ? PressRegistry.parse(s.pressSpec) : null;
+        int limit = reuseLimit(s, press != null ? press : paged != null && !s.noPress ? paged.press() : null);
         if (blocks != null) {
             PrefixBlockCache.Opened o = blocks.open(s.request.tenant(), s.tokens, limit);
             s.kvSeq = o.seq();
             s.kvLen = o.hitTokens();
             s.chain = blocks.chain(s.request.tenant());
+            usePress(s, press);
             started(s, need, limit);
             return;
         }
         Sequence donor = null;
         int best = 0;
         for (Sequence r : running) {
-            if (!r.request.tenant().equals(s.request.tenant()) || r.kvSeq < 0) continue;
+            // a compressed sequence no longer holds its prefix verbatim: never fork from it
+            if (!r.request.tenant().equals(s.request.tenant()) || r.kvSeq < 0 || compressed(r)) continue;
             int l = PrefixCache.commonPrefix(s.tokens, limit, r.tokens, r.kvLen);
             if (l > best) {
                 best = l;
@@ -509,7 +592,25 @@ public final class Engine implements AutoCloseable {
             s.kvSeq = cache.open();
             s.kvLen = 0;
         }
+        usePress(s, press);
         started(s, need, limit);
+    }
+
+    /**
+     * Prompt tokens a sequence may take from a prefix cache. A press sees only the queries of the
+     * positions its sequence computes, so a compressed sequence recomputes at least its press's
+     * observation window, and all of its prompt when the press accumulates every query's attention
+     * (H2O): then it scores exactly as if it had prefilled alone.
+     */
+    private static int reuseLimit(Sequence s, KvPress press) {
+        if (press == null) return s.n - 1;
+        if (press.tracksAttention()) return 0;
+        return Math.max(0, s.n - Math.max(1, press.observationWindow()));
+    }
+
+    /** A fresh instance of the sequence's press on its new cache sequence (a preempted one starts over). */
+    private void usePress(Sequence s, KvPress press) {
+        if (press != null || s.noPress && paged != null && paged.press() != null) paged.setPress(s.kvSeq, press);
     }
 
     private void started(Sequence s, int need, int limit) {
@@ -610,8 +711,8 @@ public final class Engine implements AutoCloseable {
             s.kvSeq = -1;
             s.chain = null;
         } else if (s.kvSeq >= 0) {
-            if (reason == FinishReason.STOP || reason == FinishReason.LENGTH) {
-                // donate the computed prefix; a partial chunk is never left behind (kvLen counts written positions)
+            if ((reason == FinishReason.STOP || reason == FinishReason.LENGTH) && !compressed(s)) {
+                // donate the computed prefix (a compressed sequence's is not verbatim); a partial chunk is never left behind (kvLen counts written positions)
                 prefixCache.put(s.request.tenant(), Arrays.copyOf(s.tokens, s.kvLen), s.kvSeq, pages(s.kvLen));
             } else {
                 cache.release(s.kvSeq);
@@ -672,6 +773,8 @@ public final class Engine implements AutoCloseable {
         int kvSeq = -1;             // the cache's sequence id while running
         int kvLen;                  // positions in the cache
         PrefixBlockCache.Chain chain;   // its pages offered to the page-level prefix cache so far
+        String pressSpec;               // its KV press, or null
+        boolean noPress;                // its request said none: not even the paged cache's own press
         int generated;
         int cachedTokens;
         int reservedPages;

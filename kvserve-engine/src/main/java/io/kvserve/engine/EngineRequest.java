@@ -16,9 +16,17 @@ import java.util.Objects;
  * @param topLogprobs  -1: no log-probabilities; n >= 0: the chosen token's and the n most likely
  * @param priority     lower is served first (vLLM's convention); 0 by default
  * @param tenant       salt of the prefix cache: prefixes are only shared within one tenant
+ * @param kvPress      the KV press compressing this sequence, a {@code PressRegistry} spec ({@code none} for none), or
+ *                     null for the engine's default ({@link Engine#defaultPress}); needs the paged cache
  */
 public record EngineRequest(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, boolean ignoreEos,
-                            int topLogprobs, int priority, String tenant) {
+                            int topLogprobs, int priority, String tenant, String kvPress) {
+    /** A request with the engine's default press. */
+    public EngineRequest(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, boolean ignoreEos,
+                         int topLogprobs, int priority, String tenant) {
+        this(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, priority, tenant, null);
+    }
+
     public EngineRequest {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(sampling, "sampling");
@@ -37,10 +45,15 @@ public record EngineRequest(int[] prompt, SamplerConfig sampling, int maxTokens,
     }
 
     public EngineRequest withPriority(int p) {
-        return new EngineRequest(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, p, tenant);
+        return new EngineRequest(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, p, tenant, kvPress);
     }
 
     public EngineRequest withTenant(String t) {
-        return new EngineRequest(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, priority, t);
+        return new EngineRequest(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, priority, t, kvPress);
+    }
+
+    /** This request compressed by the press {@code spec} ({@code none}: uncompressed even if the engine has a default). */
+    public EngineRequest withKvPress(String spec) {
+        return new EngineRequest(prompt, sampling, maxTokens, stop, ignoreEos, topLogprobs, priority, tenant, spec);
     }
 }

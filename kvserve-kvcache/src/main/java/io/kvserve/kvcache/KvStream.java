@@ -460,6 +460,22 @@ final class KvStream {
         return b;
     }
 
+    /** Turns on attention tracking (H2O) for a stream opened without it: tokens stored so far start at zero. */
+    void trackAttention() {
+        if (attention == null) attention = new float[positions.length];
+    }
+
+    /**
+     * Upper bound of the bytes this stream holds (pages and LESS state) once it stores {@code peak >= count}
+     * tokens, the extra ones appended as rows: a KIVI group later replaces F16 residual pages by fewer bytes.
+     */
+    long bytesAtMost(int peak) {
+        long b = bytes() + (lowRank != null ? alloc.segment(lowRank.page).byteSize() : 0);
+        int t = tokensPerPage;
+        int pagesNow = (count - quantized + t - 1) / t, pagesPeak = (Math.max(peak, count) - quantized + t - 1) / t;
+        return b + (long) Math.max(0, pagesPeak - pagesNow) * rowPageBytes();
+    }
+
     /** Per-thread scratch of the attention kernels. */
     static final class Scratch {
         private float[] probs = new float[256];

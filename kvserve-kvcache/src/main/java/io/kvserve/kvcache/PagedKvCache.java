@@ -40,26 +40,38 @@ public final class PagedKvCache implements KvCache {
     private final class Sequence {
         final KvStream[][] streams = new KvStream[layers][kvHeads];
         final int[] next = new int[layers];
-        final int window;
-        final float[][][] windowQ;           // (layer, kvHead) -> (window, groupSize, headDim), slot = pos % window
-        final int[][][] windowPos;           // (layer, kvHead) -> (window), -1 when empty
+        KvPress press;                       // the cache's, or one set for this sequence (serving: per request)
+        int window;
+        float[][][] windowQ;                 // (layer, kvHead) -> (window, groupSize, headDim), slot = pos % window
+        int[][][] windowPos;                 // (layer, kvHead) -> (window), -1 when empty
         int[][] budget;                      // (layer, kvHead) tokens after the prefill press
         float[][][] prefillScores;           // (layer, kvHead, position) set by a prefill driver (KVzip), or null
         boolean prefilled;
         int compressedAt;
 
         Sequence(boolean track) {
-            window = press != null ? press.observationWindow() : 0;
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    streams[l][h] = new KvStream(alloc, storage, headDim, tokensPerPage, track, codecs == null ? null : codecs[l][h]);
+                }
+            }
+            usePress(PagedKvCache.this.press);
+        }
+
+        /** The press whose observation window this sequence records from now on. */
+        void usePress(KvPress p) {
+            press = p;
+            window = p != null ? p.observationWindow() : 0;
             windowQ = new float[layers][kvHeads][];
             windowPos = new int[layers][kvHeads][];
             for (int l = 0; l < layers; l++) {
                 for (int h = 0; h < kvHeads; h++) {
-                    streams[l][h] = new KvStream(alloc, storage, headDim, tokensPerPage, track, codecs == null ? null : codecs[l][h]);
                     if (window > 0) {
                         windowQ[l][h] = new float[window * groupSize * headDim];
                         windowPos[l][h] = new int[window];
                         Arrays.fill(windowPos[l][h], -1);
                     }
+                    if (p != null && p.tracksAttention()) streams[l][h].trackAttention();
                 }
             }
         }
@@ -130,12 +142,63 @@ public final class PagedKvCache implements KvCache {
         return sequences.get(id);
     }
 
+    /**
+     * Gives sequence {@code seq} its own press in place of the cache's ({@code null}: none), as a
+     * server does per request. Call it before the sequence's first attention (right after opening it,
+     * on its own or on shared prefix blocks): the press records its observation window from then on
+     * and runs at {@link #stepDone} like the cache's press would.
+     *
+     * @throws IllegalArgumentException when {@link #perSequenceRefusal} refuses the press
+     * @throws IllegalStateException    when the sequence's press already ran
+     */
+    public synchronized void setPress(int seq, KvPress press) {
+        String refusal = perSequenceRefusal(press);
+        if (refusal != null) throw new IllegalArgumentException(refusal);
+        Sequence s = seq(seq);
+        if (s.prefilled) throw new IllegalStateException("sequence " + seq + " already ran its press after prefill: set a press right after opening it");
+        s.usePress(press);
+    }
+
+    /** A new sequence compressed by {@code press} instead of the cache's (see {@link #setPress}). */
+    public synchronized int open(KvPress press) {
+        int id = open();
+        setPress(id, press);
+        return id;
+    }
+
+    /**
+     * Why {@code press} cannot be one sequence's own press on this cache, or null when it can: a press
+     * that drives the prefill itself (FastKV, KVzip) needs a prefill loop of its own (see
+     * {@link #prefillDriver}), and a press that stores encoded rows (EliteKV) changes the layout of
+     * every stream from the first token, which only a cache-wide press can do.
+     */
+    public String perSequenceRefusal(KvPress press) {
+        if (press == null || press == this.press) return null;
+        io.kvserve.kvcache.press.PrefillPress driver = io.kvserve.kvcache.press.PrefillPress.find(press);
+        if (driver != null) {
+            return "press '" + press.spec() + "' drives the prefill itself (" + driver.spec().split(":")[0] + " runs the prompt through the model"
+                    + " in its own passes), which a sequence inside a continuous batch cannot do: use it with kvserve generate or kvserve eval kv";
+        }
+        io.kvserve.kvcache.StreamCodec[][] c;
+        try {
+            c = press.streamCodecs(layers, kvHeads, headDim);
+        } catch (IllegalArgumentException e) {
+            return "press '" + press.spec() + "' cannot serve this model: " + e.getMessage();
+        }
+        if (c != null || codecs != null) {
+            return "press '" + press.spec() + "' cannot be chosen per sequence: " + (c != null ? "it stores encoded rows (EliteKV) from the first token,"
+                    + " a layout only a cache-wide press can set" : "this cache stores encoded rows for its own press '" + this.press.spec() + "'");
+        }
+        return null;
+    }
+
     @Override
     public synchronized int fork(int src, int length) {
         Sequence a = seq(src);
         if (length < 0 || length > a.next[0]) throw new IllegalArgumentException("fork length " + length + " outside [0, " + a.next[0] + "]");
         int id = open();
         Sequence b = seq(id);
+        if (a.press != press) b.usePress(a.press);
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 b.streams[l][h].releaseAll();
@@ -159,6 +222,7 @@ public final class PagedKvCache implements KvCache {
             for (int h = 0; h < kvHeads; h++) {
                 s.streams[l][h].truncate(s.streams[l][h].visible(p - 1));
                 s.streams[l][h].dropLowRankFrom(p);
+                if (s.window > 0) for (int w = 0; w < s.window; w++) if (s.windowPos[l][h][w] >= p) s.windowPos[l][h][w] = -1;
             }
             s.next[l] = Math.min(s.next[l], p);
         }
@@ -264,17 +328,23 @@ public final class PagedKvCache implements KvCache {
         Sequence s = seq(seq);
         if (s.window > 0 && nq == groupSize) {
             int slot = maxPos % s.window;
-            System.arraycopy(q, qOff, s.windowQ[layer][kvHead], slot * groupSize * headDim, groupSize * headDim);
-            s.windowPos[layer][kvHead][slot] = maxPos;
+            int[] wp = s.windowPos[layer][kvHead];
+            // a batched prefill attends positions p and p + window on different threads: the later one must win the slot
+            synchronized (wp) {
+                if (maxPos >= wp[slot]) {
+                    System.arraycopy(q, qOff, s.windowQ[layer][kvHead], slot * groupSize * headDim, groupSize * headDim);
+                    wp[slot] = maxPos;
+                }
+            }
         }
         s.streams[layer][kvHead].attend(q, qOff, nq, maxPos, scale, out, outOff, scratch.get());
     }
 
     @Override
     public void stepDone(int seq) {
-        if (press == null) return;
         Sequence s = seq(seq);
-        if (s.next[0] == 0) return;
+        KvPress press = s.press;
+        if (press == null || s.next[0] == 0) return;
         if (!s.prefilled) {
             press.afterPrefill(new Context(seq, s));
             s.prefilled = true;
@@ -285,6 +355,52 @@ public final class PagedKvCache implements KvCache {
             press.duringDecode(new Context(seq, s));
             s.compressedAt = s.next[0];
         }
+    }
+
+    /** The press of sequence {@code seq} (its own or the cache's), or null. */
+    public KvPress press(int seq) {
+        return seq(seq).press;
+    }
+
+    /** Bytes of the pages (and LESS state) sequence {@code seq} holds; a page shared with others counts in full. */
+    public synchronized long sequenceBytes(int seq) {
+        Sequence s = seq(seq);
+        long b = 0;
+        for (KvStream[] row : s.streams) for (KvStream st : row) b += st.bytesAtMost(st.count);
+        return b;
+    }
+
+    /**
+     * Upper bound of the bytes sequence {@code seq} will hold while it grows by {@code more} positions:
+     * every stream grows by one token a position, except that after its press ran, a press with
+     * decode-time compression back to the post-prefill budget ({@code decode:every=N/...}) keeps each
+     * stream at most N tokens above that budget. A serving engine reserves this for a compressed
+     * sequence instead of its uncompressed need, so compression admits more sequences.
+     */
+    public synchronized long sequenceBytesBound(int seq, int more) {
+        Sequence s = seq(seq);
+        int every = s.prefilled ? backToBudgetEvery(s.press) : 0;
+        long b = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                KvStream st = s.streams[l][h];
+                long peak = (long) st.count + Math.max(0, more);
+                if (every > 0 && s.budget != null) peak = Math.min(peak, Math.max(st.count, (long) s.budget[l][h] + every));
+                b += st.bytesAtMost((int) Math.min(Integer.MAX_VALUE, peak));
+            }
+        }
+        return b;
+    }
+
+    /** N when {@code p} compresses every stream back to its post-prefill budget every N positions, else 0. */
+    private static int backToBudgetEvery(KvPress p) {
+        return switch (p) {
+            case null -> 0;
+            case io.kvserve.kvcache.press.DecodePress d -> d.every();
+            case io.kvserve.kvcache.press.LessPress l -> backToBudgetEvery(l.inner());
+            case io.kvserve.kvcache.press.ComposedPress c -> c.presses().stream().mapToInt(PagedKvCache::backToBudgetEvery).filter(e -> e > 0).min().orElse(0);
+            default -> 0;
+        };
     }
 
     /** Tokens stored for (seq, layer, kvHead). */

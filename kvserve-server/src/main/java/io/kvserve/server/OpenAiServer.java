@@ -45,7 +45,10 @@ import java.util.concurrent.TimeUnit;
  * choice, and answered as one JSON body or as server-sent events ending with {@code data: [DONE]}.
  * The engine thread only puts events into a per-request queue; the request's own thread writes
  * them, so a slow client never stalls the batch. A streaming client that goes away is noticed at
- * the next write (tokens, or a keep-alive comment every second) and its request is cancelled.
+ * the next write (tokens, or a keep-alive comment every second) and its request is cancelled; a
+ * request with nothing to write yet (non-streaming, or streaming before its first token) probes its
+ * connection every {@value #PROBE_MILLIS} ms ({@link ConnectionProbe}) and is cancelled as soon as
+ * the client has closed it.
  */
 public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -69,7 +72,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.engine = Objects.requireNonNull(engine, "engine");
         this.config = Objects.requireNonNull(config, "config");
         this.tokenizer = engine.model().tokenizer();
-        this.reader = new RequestReader(tokenizer, Objects.requireNonNull(template, "template"), engine.contextLength());
+        this.reader = new RequestReader(tokenizer, Objects.requireNonNull(template, "template"), engine.contextLength(), java.util.Set.of(engine.kvType()));
         this.metrics = new ServerMetrics(engine);
         this.connections = new Semaphore(config.maxConnections());
     }
@@ -273,6 +276,13 @@ public final class OpenAiServer implements AutoCloseable {
         if (p.model() != null && !p.model().equals(config.servedModelName())) throw modelNotFound(p.model());
         if (draining) throw ApiException.unavailable("the server is draining: not accepting new requests");
         if (!p.ignored().isEmpty()) ex.getResponseHeaders().set("X-Kvserve-Ignored-Fields", String.join(",", p.ignored()));
+        if (p.kvPress() != null) {
+            try {
+                engine.pressFor(p.kvPress());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.invalid("'kv_press' '" + p.kvPress() + "' cannot be used: " + e.getMessage(), "kv_press");
+            }
+        }
 
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<Engine.Handle> handles = new ArrayList<>();
@@ -281,7 +291,8 @@ public final class OpenAiServer implements AutoCloseable {
             for (int i = 0; i < p.n(); i++) {
                 SamplerConfig sc = p.sampling();
                 if (i > 0 && sc.seed() != Engine.RANDOM_SEED) sc = withSeed(sc, sc.seed() + i);
-                EngineRequest r = new EngineRequest(p.prompt(), sc, p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs(), p.priority(), p.tenant());
+                EngineRequest r = new EngineRequest(p.prompt(), sc, p.maxTokens(), p.stop(), p.ignoreEos(), p.topLogprobs(), p.priority(), p.tenant(),
+                        p.kvPress());
                 Engine.Submission s = engine.submit(r, new QueueSink(i, events, start));
                 if (s.admission() instanceof Admission.Rejected rej) {
                     handles.forEach(Engine.Handle::cancel);
@@ -355,10 +366,31 @@ public final class OpenAiServer implements AutoCloseable {
         return c.reason() == FinishReason.STOP || c.reason() == FinishReason.LENGTH;
     }
 
+    /** How often a request without output to write checks that its client is still connected. */
+    private static final long PROBE_MILLIS = 100;
+
+    /**
+     * The next event; while none comes, checks every {@value #PROBE_MILLIS} ms that the client is still
+     * there (it cannot be probed by writing before the answer starts) and throws when it left.
+     */
+    private static Event next(BlockingQueue<Event> events, ConnectionProbe probe) throws IOException, InterruptedException {
+        while (true) {
+            // probe on a clock, not only when the queue is idle: a generating request's tokens arrive every few ms
+            if (probe.due(PROBE_MILLIS) && probe.clientGone()) throw new IOException("the client closed the connection before its answer");
+            Event e = events.poll(PROBE_MILLIS, TimeUnit.MILLISECONDS);
+            if (e != null) return e;
+        }
+    }
+
+    private static void closeAfterIfProbed(HttpExchange ex, ConnectionProbe probe) {
+        if (probe.consumedInput()) ex.getResponseHeaders().set("Connection", "close");
+    }
+
     private int collect(HttpExchange ex, RequestReader.Params p, BlockingQueue<Event> events, Response resp) throws IOException, InterruptedException {
         int finished = 0;
+        ConnectionProbe probe = ConnectionProbe.of(ex);
         while (finished < p.n()) {
-            Event e = events.take();
+            Event e = next(events, probe);
             if (e.token() != null) resp.token(e.index(), e.token());
             else {
                 if (!ok(e.done())) throw failure(e.done());
@@ -366,13 +398,16 @@ public final class OpenAiServer implements AutoCloseable {
                 finished++;
             }
         }
+        closeAfterIfProbed(ex, probe);
         return sendJson(ex, 200, resp.full());
     }
 
     private int stream(HttpExchange ex, RequestReader.Params p, BlockingQueue<Event> events, Response resp) throws IOException, InterruptedException {
         // hold the headers until the first event, so that a request that times out in the queue still gets a 429
-        Event first = events.take();
+        ConnectionProbe probe = ConnectionProbe.of(ex);
+        Event first = next(events, probe);
         if (first.done() != null && !ok(first.done())) throw failure(first.done());
+        closeAfterIfProbed(ex, probe);
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-cache");
         ex.getResponseHeaders().set("X-Accel-Buffering", "no");

@@ -24,9 +24,10 @@ final class RequestReader {
 
     /** kvserve's extensions of the request body. */
     static final Set<String> EXTENSIONS = Set.of("priority", "tenant", "kv_press", "kv_type", "ignore_eos");
-    /** Presses and element types this build can apply per request (the paged cache adds more). */
-    static final Set<String> PRESSES = Set.of("none");
+    /** Element types a request may name: the server's own (per-request re-encoding is the press {@code quantize:type=...}). */
     static final Set<String> KV_TYPES = Set.of("f32");
+    /** A press parameter that names a file: only the operator's {@code --kv-press} may make the server read files. */
+    private static final java.util.regex.Pattern FILE_PARAMETER = java.util.regex.Pattern.compile("(?i)(^|[:,/>])\\s*profile\\s*=");
 
     private static final Set<String> CHAT_FIELDS = Set.of("model", "messages", "stream", "stream_options", "n", "max_tokens",
             "max_completion_tokens", "temperature", "top_p", "stop", "seed", "logprobs", "top_logprobs", "frequency_penalty",
@@ -41,16 +42,24 @@ final class RequestReader {
      * @param topLogprobs -1 for no log-probabilities
      */
     record Params(Kind kind, String model, int[] prompt, int n, int maxTokens, SamplerConfig sampling, List<String> stop,
-                  int topLogprobs, boolean stream, boolean includeUsage, int priority, String tenant, boolean ignoreEos, List<String> ignored) {}
+                  int topLogprobs, boolean stream, boolean includeUsage, int priority, String tenant, boolean ignoreEos, List<String> ignored,
+                  String kvPress) {}
 
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
     private final int context;
+    private final Set<String> kvTypes;
 
     RequestReader(Tokenizer tokenizer, ChatTemplate template, int context) {
+        this(tokenizer, template, context, KV_TYPES);
+    }
+
+    /** @param kvTypes element types a request may name in {@code kv_type}: the server's */
+    RequestReader(Tokenizer tokenizer, ChatTemplate template, int context, Set<String> kvTypes) {
         this.tokenizer = tokenizer;
         this.template = template;
         this.context = context;
+        this.kvTypes = Set.copyOf(kvTypes);
     }
 
     Params read(Kind kind, JsonNode body) {
@@ -117,15 +126,21 @@ final class RequestReader {
         int priority = optInt(obj, "priority", 0, -1_000_000, 1_000_000);
         String tenant = optString(obj, "tenant");
         String press = optString(obj, "kv_press");
-        if (press != null && !PRESSES.contains(press)) {
-            throw ApiException.invalid("'kv_press' '" + press + "' is not available in this build; available: " + PRESSES, "kv_press");
+        if (press != null) {
+            if (press.isBlank()) throw ApiException.invalid("'kv_press' is empty: give a press spec such as snapkv:ratio=0.5, or none", "kv_press");
+            if (press.length() > 256) throw ApiException.invalid("'kv_press' has " + press.length() + " characters; at most 256", "kv_press");
+            if (FILE_PARAMETER.matcher(press).find()) {
+                throw ApiException.invalid("'kv_press' may not name a file (profile=): a calibrated press is set for the whole server with"
+                        + " kvserve serve --kv-press", "kv_press");
+            }
         }
         String kvType = optString(obj, "kv_type");
-        if (kvType != null && !KV_TYPES.contains(kvType)) {
-            throw ApiException.invalid("'kv_type' '" + kvType + "' is not available in this build; available: " + KV_TYPES, "kv_type");
+        if (kvType != null && !kvTypes.contains(kvType)) {
+            throw ApiException.invalid("'kv_type' '" + kvType + "' is not this server's KV element type " + kvTypes
+                    + " (kvserve serve --kv-type sets it); to re-encode one request's KV use e.g. \"kv_press\": \"quantize:type=q8_0\"", "kv_type");
         }
         return new Params(kind, model, prompt, n, max, sampling, stop, topLogprobs, stream, includeUsage, priority,
-                tenant == null ? "" : tenant, optBool(obj, "ignore_eos", false), ignored);
+                tenant == null ? "" : tenant, optBool(obj, "ignore_eos", false), ignored, press);
     }
 
     private int[] chatPrompt(ObjectNode obj) {
