@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kvserve.kvcache.KvStorage;
-import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.kvcache.press.PressRegistry;
 import io.kvserve.kvcache.press.PrefixKvCalibration;
@@ -169,7 +168,7 @@ public final class KvFidelityEval {
         int[] one = new int[1];
         for (Story s : stories) {
             int[] tok = s.tokens();
-            try (PagedKvCache cache = new PagedKvCache(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
+            try (io.kvserve.model.kv.KvCache cache = io.kvserve.kvcache.KvCaches.paged(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
                     m.config().groupSize(), m.config().contextLength(), c.storage(), o.pageTokens(), 1L << 40, c.press())) {
                 int seq = cache.open();
                 float[] logits = null;

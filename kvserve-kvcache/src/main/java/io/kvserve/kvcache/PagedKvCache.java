@@ -77,6 +77,7 @@ public final class PagedKvCache implements KvCache {
         }
         if (tokensPerPage < 1) throw new IllegalArgumentException("tokens per page must be >= 1, got " + tokensPerPage);
         if (storage.type().isKivi() && headDim % 4 != 0) throw new IllegalArgumentException("KIVI needs a head dim that is a multiple of 4, got " + headDim);
+        if (storage.layerGroups()) throw new IllegalArgumentException("KV type " + storage + " needs a LayerGroupedKvCache (KvCaches.paged builds the right cache)");
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
