@@ -30,7 +30,8 @@ class LayerGroupedKvCacheTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"'kivi2:residual=0,group=layer'", "'kivi4:residual=0,group=layer'", "'kivi2:residual=40,group=layer'", "'kivi4:group=layer'"})
+    @CsvSource({"'kivi2:residual=0,group=layer'", "'kivi4:residual=0,group=layer'", "'kivi2:residual=40,group=layer'", "'kivi4:group=layer'",
+            "'kivi2:residual=0,group=layer,vresidual=0'", "'kivi4:residual=40,group=layer,vresidual=0'"})
     void roundTripAndAttentionPerHead(String type) {
         int n = 150;
         SplittableRandom rnd = new SplittableRandom(type.hashCode());
@@ -159,6 +160,44 @@ class LayerGroupedKvCacheTest {
         }
     }
 
+    /**
+     * {@code vresidual=0}: the value of a token is quantised when it is appended (head 0's 1.5 reads
+     * back as 2 at once, as in {@link #aValueGroupSpansTheHeadsOfALayer}) while its key waits in F16
+     * (1.5 exactly); when the group of 32 fills, the value rows move into the group page as they are.
+     * Bytes after 40 tokens: the group page (768) plus one residual page of 16 slots x (64 bytes of F16
+     * key + 12 bytes of KIVI-2 value row) = 1984, against 768 + 16 x 128 = 2816 with F16 values.
+     */
+    @Test
+    void valuesQuantisedOnArrival() {
+        try (KvCache c = KvCaches.paged(1, HEADS, DIM, GROUP, 64, KvStorage.parse("kivi2:residual=0,group=layer,vresidual=0"), 16, 1L << 20, null)) {
+            int s = c.open();
+            float[] k = new float[W], v = new float[W], rk = new float[W], rv = new float[W];
+            float[][] before = new float[40][];
+            for (int p = 0; p < 40; p++) {
+                for (int i = 0; i < W; i++) {
+                    k[i] = i < DIM ? (i % 2) * 1.5f + p : p;
+                    v[i] = i < DIM ? (i % 2) * 1.5f : i < 2 * DIM ? 3f + p % 3 : 0f;
+                }
+                c.append(0, s, p, k, 0, v, 0);
+                if (p == 0) {
+                    c.read(0, s, 0, rk, 0, rv, 0);
+                    assertThat(rk[1]).as("key in the F16 residual").isEqualTo(1.5f);
+                    assertThat(rv[1]).as("value quantised on arrival").isEqualTo(2f);
+                }
+                if (p == 31) for (int t = 0; t < 32; t++) {
+                    c.read(0, s, t, rk, 0, rv, 0);
+                    before[t] = rv.clone();
+                }
+            }
+            for (int t = 0; t < 32; t++) {
+                c.read(0, s, t, rk, 0, rv, 0);
+                assertThat(rv).as("value row of token %d after its group filled", t).containsExactly(before[t]);
+            }
+            assertThat(c.bytesInUse()).isEqualTo(768 + 16 * (64 + 12));
+        }
+        assertThat(bytesAfter(40, "kivi2:residual=0,group=layer")).isEqualTo(768 + 16 * 128);
+    }
+
     @Test
     void forkAndTruncateKeepEveryHeadAligned() {
         try (LayerGroupedKvCache c = cache("kivi2:residual=0,group=layer", 128)) {
@@ -192,6 +231,8 @@ class LayerGroupedKvCacheTest {
         assertThat(KvStorage.parse("kivi2:residual=0,group=layer").toString()).isEqualTo("kivi2:residual=0,group=layer");
         assertThat(KvStorage.parse("kivi4:group=layer")).isEqualTo(new KvStorage(KvElementType.KIVI4, 128, true));
         assertThat(KvStorage.parse("kivi4:group=head").toString()).isEqualTo("kivi4");
+        assertThat(KvStorage.parse("kivi2:vresidual=0,group=layer,residual=0").toString()).isEqualTo("kivi2:residual=0,group=layer,vresidual=0");
+        assertThatThrownBy(() -> KvStorage.parse("kivi2:vresidual=32")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only 0");
     }
 
     /**
