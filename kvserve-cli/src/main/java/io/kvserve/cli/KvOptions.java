@@ -38,7 +38,10 @@ public final class KvOptions {
             throw new IllegalArgumentException("--kv-press " + press + ": less:map=fit needs feature maps fitted on calibration text, which"
                     + " `kvserve eval kv` does by itself; here write less:map=random/... (training-free)");
         }
-        if (type != null) KvStorage.parse(type);
+        if (type != null && KvStorage.parse(type).layerGroups() && press != null) {
+            throw new IllegalArgumentException("--kv-type " + type + " keeps one set of tokens per layer (value groups span its KV heads), but --kv-press "
+                    + press + " chooses tokens per KV head: drop group=layer to combine KIVI with a press");
+        }
     }
 
     public KvCache newCache(Model model, int context) {

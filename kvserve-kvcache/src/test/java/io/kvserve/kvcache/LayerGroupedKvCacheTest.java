@@ -225,7 +225,7 @@ class LayerGroupedKvCacheTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("snapkv").hasMessageContaining("per KV head").hasMessageContaining("group=head");
         assertThatThrownBy(() -> new PagedKvCache(2, HEADS, DIM, GROUP, 64, KvStorage.parse("kivi4:group=layer"), 16, 1 << 20, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("LayerGroupedKvCache");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("LayerGroupedKvCache").hasMessageContaining("kivi4");
         assertThatThrownBy(() -> KvStorage.parse("q8_0:group=layer")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only the KIVI types");
         assertThatThrownBy(() -> KvStorage.parse("kivi2:group=row")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("head or layer");
         assertThat(KvStorage.parse("kivi2:residual=0,group=layer").toString()).isEqualTo("kivi2:residual=0,group=layer");
