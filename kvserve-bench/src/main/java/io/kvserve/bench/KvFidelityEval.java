@@ -242,7 +242,8 @@ public final class KvFidelityEval {
 
     /** Fidelity against compression: perplexity (relative to the reference) and top-1 agreement, one point per config. */
     public static void writePlot(List<Result> rs, Path file, String title) throws IOException {
-        XYChart chart = new XYChartBuilder().width(1100).height(700).title(title)
+        int height = Math.max(700, 120 + 21 * rs.size());   // room for every legend entry
+        XYChart chart = new XYChartBuilder().width(1100).height(height).title(title)
                 .xAxisTitle("compression ratio vs none+f16 (KV bytes per token, measured)").yAxisTitle("perplexity increase over none+f16 (%)").build();
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
         chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
