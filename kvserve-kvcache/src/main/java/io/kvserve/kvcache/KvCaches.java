@@ -4,13 +4,16 @@ import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.model.ModelConfig;
 import io.kvserve.model.kv.KvCache;
 
-/** The paged cache for an element type: a {@link PagedKvCache}, or a {@link LayerGroupedKvCache} for {@code group=layer}. */
+/**
+ * The paged cache for an element type and press: a {@link PagedKvCache}, or a {@link LayerGroupedKvCache}
+ * for {@code group=layer} (as the element type, or as the target of {@code quantize:...,group=layer}).
+ */
 public final class KvCaches {
     private KvCaches() {}
 
     public static KvCache paged(int layers, int kvHeads, int headDim, int groupSize, int maxPositions, KvStorage storage,
                                 int tokensPerPage, long byteBudget, KvPress press) {
-        if (storage.layerGroups()) {
+        if (storage.layerGroups() || LayerGroupedKvCache.quantizesIntoLayerGroups(press)) {
             return new LayerGroupedKvCache(layers, kvHeads, headDim, groupSize, maxPositions, storage, tokensPerPage, byteBudget, press);
         }
         return new PagedKvCache(layers, kvHeads, headDim, groupSize, maxPositions, storage, tokensPerPage, byteBudget, press);

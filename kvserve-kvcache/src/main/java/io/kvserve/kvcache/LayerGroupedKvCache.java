@@ -1,6 +1,7 @@
 package io.kvserve.kvcache;
 
 import io.kvserve.kvcache.press.KvPress;
+import io.kvserve.kvcache.press.QuantizePress;
 import io.kvserve.model.kv.KvCache;
 
 import java.util.Arrays;
@@ -18,23 +19,35 @@ import java.util.Arrays;
  * the output: the fused KIVI kernels stay as they are, at {@code kvHeads} times the arithmetic,
  * which is small next to the matmuls of the forward pass.
  *
- * <p>All heads of a layer hold the same positions, so per-head presses are refused.
+ * <p>All heads of a layer hold the same positions, so per-head presses are refused. The one press
+ * it takes is {@code quantize:type=kivi4,...,group=layer}, KIVI's quantisation after a full-precision
+ * prefill: the layer streams hold the prefill in the given element type (f32, f16, q8_0, q4_0) and
+ * are converted into layer-grouped KIVI after it.
  */
 public final class LayerGroupedKvCache implements KvCache {
     private final PagedKvCache wide;
     private final int kvHeads, headDim, width;
     private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
 
+    /** Whether {@code press} is a {@code quantize} into layer-grouped KIVI (the one press this cache takes). */
+    public static boolean quantizesIntoLayerGroups(KvPress press) {
+        return press instanceof QuantizePress q && q.storage().layerGroups();
+    }
+
     /**
-     * @param storage a KIVI type with {@code group=layer}
-     * @param press   must be null: every press chooses tokens per KV head
+     * @param storage a KIVI type with {@code group=layer}, or with a {@code quantize:...,group=layer}
+     *                press the row type the prefill is stored in
+     * @param press   null, or {@code quantize:...,group=layer}: every other press chooses tokens per KV head
      */
     public LayerGroupedKvCache(int layers, int kvHeads, int headDim, int groupSize, int maxPositions, KvStorage storage,
                                int tokensPerPage, long byteBudget, KvPress press) {
-        if (!storage.type().isKivi() || !storage.layerGroups()) {
-            throw new IllegalArgumentException("a layer-grouped cache needs a KIVI type with group=layer, got " + storage);
+        boolean quantize = quantizesIntoLayerGroups(press);
+        if (quantize ? storage.type().isKivi() : !storage.type().isKivi() || !storage.layerGroups()) {
+            throw new IllegalArgumentException(quantize
+                    ? "press '" + press.spec() + "' quantises a full-precision prefill into layer groups: give it a row type (f32, f16, q8_0, q4_0), got " + storage
+                    : "a layer-grouped cache needs a KIVI type with group=layer, got " + storage);
         }
-        if (press != null) {
+        if (press != null && !quantize) {
             throw new IllegalArgumentException("KV type " + storage + " stores the KV heads of a layer in shared value groups, so every head"
                     + " must keep the same tokens, but press '" + press.spec() + "' chooses tokens per KV head: combine presses with "
                     + storage.withHeadGroups() + " (group=head, the default)");
@@ -42,7 +55,9 @@ public final class LayerGroupedKvCache implements KvCache {
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.width = kvHeads * headDim;
-        this.wide = new PagedKvCache(layers, 1, width, kvHeads * groupSize, maxPositions, storage.withHeadGroups(), tokensPerPage, byteBudget, null);
+        // on the layer stream, KIVI's per-head value groups are the layer's groups
+        KvPress convert = quantize ? new QuantizePress(((QuantizePress) press).storage().withHeadGroups()) : null;
+        this.wide = new PagedKvCache(layers, 1, width, kvHeads * groupSize, maxPositions, storage.withHeadGroups(), tokensPerPage, byteBudget, convert);
     }
 
     @Override public int layers() { return wide.layers(); }

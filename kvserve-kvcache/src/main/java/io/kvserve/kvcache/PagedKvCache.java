@@ -545,6 +545,10 @@ public final class PagedKvCache implements KvCache {
 
         @Override
         public void convert(KvStorage to) {
+            if (to.layerGroups()) {
+                throw new IllegalArgumentException("quantize:...,group=layer needs the layer-grouped cache, which only a press made of that quantize"
+                        + " alone gets (every head of a layer must keep the same tokens); after a per-head press use group=head");
+            }
             for (KvStream[] row : s.streams) for (KvStream st : row) st.convert(to);
         }
 

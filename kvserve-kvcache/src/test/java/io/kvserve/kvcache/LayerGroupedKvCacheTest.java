@@ -198,6 +198,53 @@ class LayerGroupedKvCacheTest {
         assertThat(bytesAfter(40, "kivi2:residual=0,group=layer")).isEqualTo(768 + 16 * 128);
     }
 
+    /**
+     * {@code quantize:type=kivi2,residual=0,group=layer} after an F16 prefill: 32 tokens take two F16
+     * pages (2 x 16 x (64 + 64) = 4096 bytes) and read back exactly (1.5); after the press they are one
+     * layer-grouped KIVI-2 group page (768 bytes) and 1.5 reads back as 2, as in
+     * {@link #aValueGroupSpansTheHeadsOfALayer}.
+     */
+    @Test
+    void quantizeAfterPrefillIntoLayerGroups() {
+        var press = PressRegistry.parse("quantize:type=kivi2,residual=0,group=layer");
+        assertThat(press.spec()).isEqualTo("quantize:type=kivi2,residual=0,group=layer");
+        try (KvCache c = KvCaches.paged(1, HEADS, DIM, GROUP, 64, KvStorage.parse("f16"), 16, 1L << 20, press)) {
+            assertThat(c).isInstanceOf(LayerGroupedKvCache.class);
+            int s = c.open();
+            float[] k = new float[W], v = new float[W], rk = new float[W], rv = new float[W];
+            for (int p = 0; p < 32; p++) {
+                for (int i = 0; i < W; i++) {
+                    k[i] = p % 4;
+                    v[i] = i < DIM ? (i % 2) * 1.5f : i < 2 * DIM ? 3f : 0f;
+                }
+                c.append(0, s, p, k, 0, v, 0);
+            }
+            assertThat(c.bytesInUse()).isEqualTo(4096);
+            c.read(0, s, 5, rk, 0, rv, 0);
+            assertThat(rv[1]).isEqualTo(1.5f);
+            c.stepDone(s);
+            assertThat(c.bytesInUse()).isEqualTo(768);
+            c.read(0, s, 5, rk, 0, rv, 0);
+            assertThat(rv[1]).isEqualTo(2f);
+            assertThat(rk[0]).isEqualTo(1f);
+        }
+    }
+
+    @Test
+    void aLayerGroupConversionNeedsTheLayerGroupedCache() {
+        var composed = PressRegistry.parse("streamingllm:ratio=0.5>quantize:type=kivi4,group=layer");
+        try (KvCache c = KvCaches.paged(1, HEADS, DIM, GROUP, 64, KvStorage.parse("f16"), 16, 1L << 20, composed)) {
+            assertThat(c).isInstanceOf(PagedKvCache.class);
+            int s = c.open();
+            float[] k = new float[W], v = new float[W];
+            for (int p = 0; p < 20; p++) c.append(0, s, p, k, 0, v, 0);
+            assertThatThrownBy(() -> c.stepDone(s)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("use group=head");
+        }
+        assertThatThrownBy(() -> KvCaches.paged(1, HEADS, DIM, GROUP, 64, KvStorage.parse("kivi2"), 16, 1L << 20,
+                PressRegistry.parse("quantize:type=kivi4,group=layer"))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("row type");
+        assertThatThrownBy(() -> PressRegistry.parse("quantize:type=q8_0,group=layer")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("KIVI");
+    }
+
     @Test
     void forkAndTruncateKeepEveryHeadAligned() {
         try (LayerGroupedKvCache c = cache("kivi2:residual=0,group=layer", 128)) {
