@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kvserve.kvcache.KvStorage;
-import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.kvcache.press.PressRegistry;
 import io.kvserve.kvcache.press.PrefixKvCalibration;
@@ -169,7 +168,7 @@ public final class KvFidelityEval {
         int[] one = new int[1];
         for (Story s : stories) {
             int[] tok = s.tokens();
-            try (PagedKvCache cache = new PagedKvCache(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
+            try (io.kvserve.model.kv.KvCache cache = io.kvserve.kvcache.KvCaches.paged(m.config().nLayers(), m.config().nKvHeads(), m.config().headDim(),
                     m.config().groupSize(), m.config().contextLength(), c.storage(), o.pageTokens(), 1L << 40, c.press())) {
                 int seq = cache.open();
                 float[] logits = null;
@@ -243,7 +242,8 @@ public final class KvFidelityEval {
 
     /** Fidelity against compression: perplexity (relative to the reference) and top-1 agreement, one point per config. */
     public static void writePlot(List<Result> rs, Path file, String title) throws IOException {
-        XYChart chart = new XYChartBuilder().width(1100).height(700).title(title)
+        int height = Math.max(700, 120 + 21 * rs.size());   // room for every legend entry
+        XYChart chart = new XYChartBuilder().width(1100).height(height).title(title)
                 .xAxisTitle("compression ratio vs none+f16 (KV bytes per token, measured)").yAxisTitle("perplexity increase over none+f16 (%)").build();
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
         chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);

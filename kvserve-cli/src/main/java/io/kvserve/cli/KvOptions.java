@@ -1,7 +1,6 @@
 package io.kvserve.cli;
 
 import io.kvserve.kvcache.KvStorage;
-import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.press.KvPress;
 import io.kvserve.kvcache.press.PrefixKvCalibration;
 import io.kvserve.kvcache.press.PressRegistry;
@@ -19,7 +18,8 @@ public final class KvOptions {
     String press;
 
     @Option(names = "--kv-type", paramLabel = "TYPE",
-            description = "KV element type: f32, f16, q8_0, q4_0, kivi2, kivi4 (KIVI takes :residual=N, default 128); "
+            description = "KV element type: f32, f16, q8_0, q4_0, kivi2, kivi4 (KIVI takes :residual=N, default 128, and group=layer for "
+                    + "value groups across a layer's KV heads, without presses); "
                     + "given either option, the paged cache is used (default: the contiguous F32 cache)")
     String type;
 
@@ -38,13 +38,16 @@ public final class KvOptions {
             throw new IllegalArgumentException("--kv-press " + press + ": less:map=fit needs feature maps fitted on calibration text, which"
                     + " `kvserve eval kv` does by itself; here write less:map=random/... (training-free)");
         }
-        if (type != null) KvStorage.parse(type);
+        if (type != null && KvStorage.parse(type).layerGroups() && press != null) {
+            throw new IllegalArgumentException("--kv-type " + type + " keeps one set of tokens per layer (value groups span its KV heads), but --kv-press "
+                    + press + " chooses tokens per KV head: drop group=layer to combine KIVI with a press");
+        }
     }
 
     public KvCache newCache(Model model, int context) {
         if (!paged()) return model.newContiguousCache(context);
         KvPress p = press != null ? PrefixKvCalibration.prepare(PressRegistry.parse(press), model, java.util.List.of()) : null;
         KvStorage s = KvStorage.parse(type != null ? type : "f32");
-        return PagedKvCache.forModel(model.config(), context, s, budgetMib << 20, p);
+        return io.kvserve.kvcache.KvCaches.forModel(model.config(), context, s, budgetMib << 20, p);
     }
 }

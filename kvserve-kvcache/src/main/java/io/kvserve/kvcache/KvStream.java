@@ -57,7 +57,26 @@ final class KvStream {
     }
 
     int rowPageBytes() {
-        return (codec != null ? 1 : 2) * tokensPerPage * rowBytes();
+        return codec != null ? tokensPerPage * rowBytes() : tokensPerPage * (rowBytes() + valueSlotBytes());
+    }
+
+    /** KIVI with {@code vresidual=0}: residual pages hold F16 key rows and already quantised value rows. */
+    private boolean valuesQuantized() {
+        return storage.type().isKivi() && storage.valuesOnArrival();
+    }
+
+    private int valueSlotBytes() {
+        return valuesQuantized() ? KvFormats.valueRowBytes(headDim, storage.type().kiviBits) : rowBytes();
+    }
+
+    /** Offset of the value of row slot {@code slot}: after the page's key rows. */
+    private long valueOffset(int slot) {
+        return (long) tokensPerPage * rowBytes() + (long) slot * valueSlotBytes();
+    }
+
+    private void encodeValueSlot(float[] v, int vOff, MemorySegment seg, int slot) {
+        if (valuesQuantized()) KvFormats.encodeValue(v, vOff, headDim, storage.type().kiviBits, seg, valueOffset(slot));
+        else KvFormats.encodeRow(rowFormat(), v, vOff, headDim, seg, valueOffset(slot));
     }
 
     int groupPageBytes() {
@@ -98,7 +117,7 @@ final class KvStream {
             KvFormats.encodeRow(fmt, row, 0, row.length, seg, (long) slot * rb);
         } else {
             KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
-            KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+            encodeValueSlot(v, vOff, seg, slot);
         }
         if (count == positions.length) positions = Arrays.copyOf(positions, count * 2);
         positions[count] = pos;
@@ -126,7 +145,7 @@ final class KvStream {
         MemorySegment seg = alloc.segment(pages[pi]);
         int rb = rowBytes(), fmt = rowFormat();
         KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
-        KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+        encodeValueSlot(v, vOff, seg, slot);
     }
 
     /** Appends a full row page of the next {@code T} positions (already retained for this stream): prefix sharing. */
@@ -151,17 +170,23 @@ final class KvStream {
     private void quantizeOldestGroup() {
         int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
         int residual = count - quantized;
+        int vrb = KvFormats.valueRowBytes(headDim, bits);
         float[] keys = new float[residual * headDim], values = new float[residual * headDim];
+        // values quantised on arrival move as bytes: quantising their decoded values again could shift codes
+        MemorySegment raw = valuesQuantized() ? MemorySegment.ofArray(new byte[residual * vrb]) : null;
         for (int r = 0; r < residual; r++) {
             readKey(quantized + r, keys, r * headDim);
-            readValue(quantized + r, values, r * headDim);
+            if (raw != null) MemorySegment.copy(alloc.segment(pages[rowPageIndex(quantized + r)]), valueOffset(rowSlot(quantized + r)), raw, (long) r * vrb, vrb);
+            else readValue(quantized + r, values, r * headDim);
         }
         int page = alloc.allocate(groupPageBytes());
         MemorySegment seg = alloc.segment(page);
         KvFormats.encodeKeyGroup(keys, 0, headDim, g, bits, seg, 0);
         long vBase = KvFormats.keyGroupBytes(headDim, g, bits);
-        int vrb = KvFormats.valueRowBytes(headDim, bits);
-        for (int t = 0; t < g; t++) KvFormats.encodeValue(values, t * headDim, headDim, bits, seg, vBase + (long) t * vrb);
+        for (int t = 0; t < g; t++) {
+            if (raw != null) MemorySegment.copy(raw, (long) t * vrb, seg, vBase + (long) t * vrb, vrb);
+            else KvFormats.encodeValue(values, t * headDim, headDim, bits, seg, vBase + (long) t * vrb);
+        }
         // drop the residual pages, insert the group page, write the rest of the residual again
         for (int p = groups(); p < nPages; p++) alloc.release(pages[p]);
         nPages = groups();
@@ -169,7 +194,10 @@ final class KvStream {
         // positions and attention stay where they are: only the storage of the tokens moves
         quantized += g;
         count = quantized;
-        for (int r = g; r < residual; r++) appendRow(keys, r * headDim, values, r * headDim);
+        for (int r = g; r < residual; r++) {
+            appendRow(keys, r * headDim, values, r * headDim);
+            if (raw != null) MemorySegment.copy(raw, (long) r * vrb, alloc.segment(pages[rowPageIndex(count - 1)]), valueOffset(rowSlot(count - 1)), vrb);
+        }
     }
 
     /** Writes a row-stored token at index {@link #count} without touching positions (used when moving the residual). */
@@ -179,7 +207,7 @@ final class KvStream {
         MemorySegment seg = alloc.segment(pages[pi]);
         int rb = rowBytes(), fmt = rowFormat();
         KvFormats.encodeRow(fmt, k, kOff, headDim, seg, (long) slot * rb);
-        KvFormats.encodeRow(fmt, v, vOff, headDim, seg, (long) (tokensPerPage + slot) * rb);
+        if (!valuesQuantized()) KvFormats.encodeRow(fmt, v, vOff, headDim, seg, valueOffset(slot));
         count++;
     }
 
@@ -212,8 +240,10 @@ final class KvStream {
             int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
             long off = KvFormats.keyGroupBytes(headDim, g, bits) + (long) (i % g) * KvFormats.valueRowBytes(headDim, bits);
             Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, bits, dst, dstOff);
+        } else if (valuesQuantized()) {
+            Kernels.kiviDecodeValue(alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), headDim, storage.type().kiviBits, dst, dstOff);
         } else {
-            Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), (long) (tokensPerPage + rowSlot(i)) * rowBytes(), dst, dstOff, headDim);
+            Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), dst, dstOff, headDim);
         }
     }
 

@@ -89,6 +89,10 @@ public final class PagedKvCache implements KvCache {
         }
         if (tokensPerPage < 1) throw new IllegalArgumentException("tokens per page must be >= 1, got " + tokensPerPage);
         if (storage.type().isKivi() && headDim % 4 != 0) throw new IllegalArgumentException("KIVI needs a head dim that is a multiple of 4, got " + headDim);
+        if (storage.layerGroups()) {
+            throw new IllegalArgumentException("KV type " + storage + " stores the KV heads of a layer together, which only the layer-grouped cache"
+                    + " (LayerGroupedKvCache, built by KvCaches.paged for generate, chat, bench and eval kv) can hold; here use " + storage.withHeadGroups());
+        }
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -657,6 +661,10 @@ public final class PagedKvCache implements KvCache {
 
         @Override
         public void convert(KvStorage to) {
+            if (to.layerGroups()) {
+                throw new IllegalArgumentException("quantize:...,group=layer needs the layer-grouped cache, which only a press made of that quantize"
+                        + " alone gets (every head of a layer must keep the same tokens); after a per-head press use group=head");
+            }
             for (KvStream[] row : s.streams) for (KvStream st : row) st.convert(to);
         }
 
