@@ -2,8 +2,7 @@ package io.kvserve.cli;
 
 import io.kvserve.router.data.RoutingDataException;
 import io.kvserve.router.embed.Embedder;
-import io.kvserve.router.embed.HashingEmbedder;
-import io.kvserve.router.embed.MiniLmEmbedder;
+import io.kvserve.router.embed.EmbedderSpec;
 import io.kvserve.router.eval.EvalRunner;
 import io.kvserve.router.eval.RouterEvaluation;
 import io.kvserve.router.eval.RouterResult;
@@ -32,12 +31,9 @@ public final class RouteCommand implements Runnable {
         return home().resolve("../shared/data/routing/llmrouter_14task.jsonl").normalize();
     }
 
+    /** An encoder by its {@link EmbedderSpec} name ({@code minilm-q:64}, {@code minilm}, {@code minilm-langchain4j}, {@code hashing}, ...). */
     static Embedder embedder(String name) {
-        return switch (name) {
-            case "minilm" -> new MiniLmEmbedder();
-            case "hashing" -> new HashingEmbedder(384);
-            default -> throw new IllegalArgumentException("unknown embedder '" + name + "': use minilm or hashing");
-        };
+        return EmbedderSpec.parse(name).create();
     }
 
     /** Runs a command body; bad input prints one clear line instead of a stack trace. */
@@ -63,7 +59,7 @@ public final class RouteCommand implements Runnable {
         Path plots;
         @Option(names = "--no-plots", description = "skip plots")
         boolean noPlots;
-        @Option(names = "--embedder", defaultValue = "minilm", description = "minilm (all-MiniLM-L6-v2, ONNX) or hashing (fast stand-in)")
+        @Option(names = "--embedder", defaultValue = EmbedderSpec.DEFAULT, description = "encoder: minilm[-q][:TOKENS[:THREADS]] (all-MiniLM-L6-v2 on ONNX Runtime, -q = int8; default ${DEFAULT-VALUE}), minilm-langchain4j, or hashing (fast stand-in)")
         String embedder;
         @Option(names = "--seed", defaultValue = "42")
         long seed;
@@ -109,10 +105,26 @@ public final class RouteCommand implements Runnable {
         double ilpLimit;
         @Option(names = "--seed", defaultValue = "2020")
         long seed;
+        @Option(names = "--flow-model", defaultValue = "weighted-demand", description = "weighted-demand (demands in 0.1 steps, objective priority x demand; default) or card (whole demands, objective sum of admitted priorities, as the method card writes it)")
+        String flowModel;
+        @Option(names = "--ilp", split = ",", defaultValue = "scip", description = "ILP programs to run on each instance, back to back: scip (reduced program, default), scip-plain (one binary per flow and path), cpsat")
+        List<String> ilp;
+        @Option(names = "--ilp-workers", defaultValue = "2", description = "CP-SAT workers")
+        int ilpWorkers;
+        @Option(names = "--ga-hint", defaultValue = "0", description = "seconds of GA whose solution is the ILP's hint (counted in ilp_seconds); 0 = the greedy solution")
+        double gaHint;
 
         @Override
         public Integer call() {
             return guarded(() -> {
+                var model = switch (flowModel) {
+                    case "weighted-demand" -> io.kvserve.router.pfar.TopologyGenerator.FlowModel.WEIGHTED_DEMAND;
+                    case "card" -> io.kvserve.router.pfar.TopologyGenerator.FlowModel.CARD;
+                    default -> throw new IllegalArgumentException("--flow-model '" + flowModel + "': use weighted-demand or card");
+                };
+                var methods = ilp.stream().map(io.kvserve.router.pfar.IlpSolver.Method::parse).distinct().toList();
+                if (ilpWorkers < 1) throw new IllegalArgumentException("--ilp-workers " + ilpWorkers + " must be >= 1");
+                if (!(gaHint >= 0) || gaHint >= ilpLimit) throw new IllegalArgumentException("--ga-hint " + gaHint + " must be >= 0 and below --ilp-limit " + ilpLimit);
                 var base = io.kvserve.router.pfar.PfarBench.Config.defaults();
                 List<io.kvserve.router.pfar.PfarBench.Shape> sh = base.shapes();
                 if (shapes != null) {
@@ -131,7 +143,7 @@ public final class RouteCommand implements Runnable {
                 }
                 for (double b : budgets) if (!(b > 0)) throw new IllegalArgumentException("--budgets: " + b + " must be > 0");
                 if (k < 1) throw new IllegalArgumentException("--k " + k + " must be >= 1");
-                var cfg = new io.kvserve.router.pfar.PfarBench.Config(sh, budgets, k, ilpLimit, base.maxDemand(), base.priorities(), seed);
+                var cfg = new io.kvserve.router.pfar.PfarBench.Config(sh, budgets, k, ilpLimit, base.maxDemand(), base.priorities(), seed, model, methods, ilpWorkers, gaHint);
                 var rows = io.kvserve.router.pfar.PfarBench.run(cfg, System.err::println);
                 String table = io.kvserve.router.pfar.PfarBench.table(rows);
                 System.out.print(table);
@@ -164,7 +176,7 @@ public final class RouteCommand implements Runnable {
         int k;
         @Option(names = "--ef", defaultValue = "100", description = "HNSW candidates per search")
         int ef;
-        @Option(names = "--embedder", defaultValue = "minilm")
+        @Option(names = "--embedder", defaultValue = EmbedderSpec.DEFAULT, description = "encoder, as for route eval (default ${DEFAULT-VALUE})")
         String embedder;
         @Option(names = "--cache", description = "embedding cache directory; default target/embedding-cache")
         Path cache;
@@ -221,7 +233,7 @@ public final class RouteCommand implements Runnable {
                     if (k < 1) throw new IllegalArgumentException("config: router.k = " + k + " must be >= 1");
                     if (rs.policy() != null) policy = io.kvserve.router.knn.RoutingPolicy.parse(rs.policy());
                     System.err.println("loading router support set " + data);
-                    chooser = io.kvserve.router.fleet.ChooserFactory.build(data, embedder(rs.embedder() == null ? "minilm" : rs.embedder()), k, home().resolve("target/embedding-cache"));
+                    chooser = io.kvserve.router.fleet.ChooserFactory.build(data, embedder(rs.embedder() == null ? EmbedderSpec.DEFAULT : rs.embedder()), k, home().resolve("target/embedding-cache"));
                 }
                 try (var server = new io.kvserve.router.fleet.RouterServer(cfg, chooser, policy)) {
                     System.out.println("kvserve router listening on http://" + cfg.host() + ":" + server.port() + " (" + cfg.backends().size() + " backends)");
