@@ -180,6 +180,8 @@ public final class RouteCommand implements Runnable {
         String embedder;
         @Option(names = "--cache", description = "embedding cache directory; default target/embedding-cache")
         Path cache;
+        @Option(names = "--baseline-embedder", description = "also time this encoder on the same prompts, interleaved (e.g. minilm-langchain4j); its figures go in the baseline_* fields")
+        String baselineEmbedder;
 
         @Override
         public Integer call() {
@@ -195,10 +197,17 @@ public final class RouteCommand implements Runnable {
                 java.util.List<String> qs = new java.util.ArrayList<>();
                 var rnd = new java.util.SplittableRandom(7);
                 for (int i = 0; i < queries; i++) qs.add(prompts.get(rnd.nextInt(prompts.size())));
-                var rows = io.kvserve.router.knn.LatencyBench.run(emb, stored, qs, sizes, k, ef, System.err::println);
-                System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%n", "index", "stored", "embed p50", "embed p99", "search p50", "search p99", "total p50", "total p99", "recall");
-                for (var r : rows) System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%n", r.get("index"), r.get("stored"), r.get("embed_p50_ms"), r.get("embed_p99_ms"),
-                        r.get("search_p50_ms"), r.get("search_p99_ms"), r.get("total_p50_ms"), r.get("total_p99_ms"), r.get("recall_at_k"));
+                Embedder baseline = baselineEmbedder == null ? null : embedder(baselineEmbedder);
+                if (baseline != null && baseline.dimension() != emb.dimension()) throw new IllegalArgumentException("--baseline-embedder " + baselineEmbedder + " has " + baseline.dimension() + " dimensions, the encoder " + emb.dimension());
+                var rows = io.kvserve.router.knn.LatencyBench.run(emb, baseline, stored, qs, sizes, k, ef, System.err::println);
+                System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%s%n", "index", "stored", "embed p50", "embed p99", "search p50", "search p99", "total p50", "total p99", "recall",
+                        baseline == null ? "" : String.format(" %12s %12s", "base tot p50", "base tot p99"));
+                System.out.println("(CPU ms of the request thread, total p50 / p99, in the JSON: total_cpu_p50_ms / total_cpu_p99_ms)");
+                for (var r : rows) System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%s%n", r.get("index"), r.get("stored"), r.get("embed_p50_ms"), r.get("embed_p99_ms"),
+                        r.get("search_p50_ms"), r.get("search_p99_ms"), r.get("total_p50_ms"), r.get("total_p99_ms"), r.get("recall_at_k"),
+                        baseline == null ? "" : String.format(" %12s %12s", r.get("baseline_total_p50_ms"), r.get("baseline_total_p99_ms")));
+                for (var r : rows) System.out.printf("cpu %-6s %8s total p50 %s p99 %s (embed p99 %s, search p99 %s)%n", r.get("index"), r.get("stored"), r.get("total_cpu_p50_ms"), r.get("total_cpu_p99_ms"),
+                        r.get("embed_cpu_p99_ms"), r.get("search_cpu_p99_ms"));
                 if (json != null) {
                     if (json.toAbsolutePath().getParent() != null) java.nio.file.Files.createDirectories(json.toAbsolutePath().getParent());
                     new com.fasterxml.jackson.databind.ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), rows);
