@@ -116,6 +116,10 @@ public final class OnnxMiniLmEmbedder implements Embedder, AutoCloseable {
         }
     }
 
+    HuggingFaceTokenizer tokenizer() {
+        return tokenizer;
+    }
+
     public Weights weights() {
         return weights;
     }
@@ -135,12 +139,36 @@ public final class OnnxMiniLmEmbedder implements Embedder, AutoCloseable {
 
     /** Token ids the model reads for this text: [CLS], at most {@code maxTokens - 2} word pieces, [SEP]. */
     public long[] tokenIds(String text) {
-        return tokenizer.encode(text.isBlank() ? "." : text, true, false).getIds();
+        return encode(text).getIds();
+    }
+
+    /** Characters of text tokenised before truncation, per token kept: word pieces average about 4 characters. */
+    static final int CHARS_PER_TOKEN_CUT = 12;
+
+    /**
+     * Tokenises only a prefix of a long text: the tokenizer would otherwise split all of a 5,000-character prompt to
+     * keep its first 62 pieces. The prefix ends at whitespace, where BERT's pre-tokenizer splits anyway, so its pieces
+     * are the full text's first pieces; if it yields fewer than the limit, the whole text is tokenised instead. The
+     * result is always exactly the full text's truncated encoding.
+     */
+    Encoding encode(String text) {
+        String t = text.isBlank() ? "." : text;
+        int budget = maxTokens * CHARS_PER_TOKEN_CUT;
+        if (t.length() > budget) {
+            int cut = budget;
+            // only the ASCII blanks: BERT's normaliser deletes some characters Java calls whitespace (U+001C..U+001F)
+            while (cut > 0 && " \t\n\r".indexOf(t.charAt(cut)) < 0) cut--;
+            if (cut > 0) {
+                Encoding e = tokenizer.encode(t.substring(0, cut), true, false);
+                if (e.getIds().length >= maxTokens) return e;
+            }
+        }
+        return tokenizer.encode(t, true, false);
     }
 
     @Override
     public float[] embed(String text) {
-        Encoding enc = tokenizer.encode(text.isBlank() ? "." : text, true, false);
+        Encoding enc = encode(text);
         long[] ids = enc.getIds();
         long[] mask = enc.getAttentionMask();
         long[] types = enc.getTypeIds();

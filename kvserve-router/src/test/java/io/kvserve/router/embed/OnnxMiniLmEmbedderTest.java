@@ -44,6 +44,21 @@ class OnnxMiniLmEmbedderTest {
     }
 
     @Test
+    void tokenisingOnlyAPrefixGivesTheFullTextsFirstPieces() {
+        try (OnnxMiniLmEmbedder e = new OnnxMiniLmEmbedder(Weights.INT8, 16, 1)) {
+            // 16 x 12 = 192 characters are tokenised first; each case must still match the whole text's truncation
+            String words = "alpha beta gamma delta ".repeat(40);
+            String noSpaces = "x".repeat(5000) + " tail";                 // no whitespace inside the budget
+            String fewPieces = "word ".repeat(5) + "y".repeat(400) + " z"; // the prefix holds fewer than 16 pieces
+            String punctuated = "a,b;c.d!e?f(g)h[i]j{k}l ".repeat(30);     // many pieces per word
+            for (String t : List.of(words, noSpaces, fewPieces, punctuated)) {
+                long[] full = e.tokenizer().encode(t, true, false).getIds();
+                assertThat(e.tokenIds(t)).as("%.20s", t).containsExactly(full);
+            }
+        }
+    }
+
+    @Test
     void theInt8ModelKeepsTheNeighbourhoods() {
         try (OnnxMiniLmEmbedder q = new OnnxMiniLmEmbedder(Weights.INT8, 64, 1);
              OnnxMiniLmEmbedder f = new OnnxMiniLmEmbedder(Weights.FLOAT32, 64, 1)) {
