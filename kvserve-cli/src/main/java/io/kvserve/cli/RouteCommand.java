@@ -31,7 +31,7 @@ public final class RouteCommand implements Runnable {
         return home().resolve("../shared/data/routing/llmrouter_14task.jsonl").normalize();
     }
 
-    /** An encoder by its {@link EmbedderSpec} name ({@code minilm-q:64}, {@code minilm}, {@code minilm-langchain4j}, {@code hashing}, ...). */
+    /** An encoder by its {@link EmbedderSpec} name ({@code minilm-q:16}, {@code minilm}, {@code minilm-langchain4j}, {@code hashing}, ...). */
     static Embedder embedder(String name) {
         return EmbedderSpec.parse(name).create();
     }

@@ -5,7 +5,7 @@ import java.util.Locale;
 /**
  * An encoder named on the command line or in a fleet config:
  * <ul>
- *   <li>{@code minilm-q:64}: the int8 all-MiniLM-L6-v2 reading a prompt's first 64 tokens, on one ONNX Runtime thread
+ *   <li>{@code minilm-q:16}: the int8 all-MiniLM-L6-v2 reading a prompt's first 16 tokens, on one ONNX Runtime thread
  *       (the default: {@link #DEFAULT}; see docs/ROUTING.md section 3 for the measurements);</li>
  *   <li>{@code minilm[-q][:TOKENS[:THREADS]]}: float ({@code minilm}) or int8 ({@code minilm-q}) weights, token limit
  *       3..512 ([CLS] and [SEP] included; default 128, the bundled tokenizer's own limit), intra-op threads (default
@@ -17,8 +17,8 @@ import java.util.Locale;
  */
 public record EmbedderSpec(String family, OnnxMiniLmEmbedder.Weights weights, int maxTokens, int threads) {
     /** What {@code route eval}, {@code route latency-bench} and {@code route serve} use unless told otherwise. */
-    public static final String DEFAULT = "minilm-q:64";
-    static final String FORMS = "minilm[-q][:TOKENS[:THREADS]] (e.g. minilm-q:64), minilm-langchain4j or hashing";
+    public static final String DEFAULT = "minilm-q:16";
+    static final String FORMS = "minilm[-q][:TOKENS[:THREADS]] (e.g. minilm-q:32), minilm-langchain4j or hashing";
 
     public static EmbedderSpec parse(String text) {
         if (text == null || text.isBlank()) throw new IllegalArgumentException("empty embedder name: use " + FORMS);

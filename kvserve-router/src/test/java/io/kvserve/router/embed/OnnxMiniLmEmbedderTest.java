@@ -81,11 +81,11 @@ class OnnxMiniLmEmbedderTest {
 
     @Test
     void specsParseToTheEncoderTheyName() {
-        assertThat(EmbedderSpec.parse(EmbedderSpec.DEFAULT)).isEqualTo(new EmbedderSpec("minilm", Weights.INT8, 64, 1));
+        assertThat(EmbedderSpec.parse(EmbedderSpec.DEFAULT)).isEqualTo(new EmbedderSpec("minilm", Weights.INT8, 16, 1));
         assertThat(EmbedderSpec.parse("minilm")).isEqualTo(new EmbedderSpec("minilm", Weights.FLOAT32, 128, 1));
         assertThat(EmbedderSpec.parse("MiniLM-q:32:2")).isEqualTo(new EmbedderSpec("minilm", Weights.INT8, 32, 2));
         assertThat(EmbedderSpec.parse("hashing").create()).isInstanceOf(HashingEmbedder.class);
-        assertThatThrownBy(() -> EmbedderSpec.parse("bert")).hasMessageContaining("unknown embedder 'bert'").hasMessageContaining("minilm-q:64");
+        assertThatThrownBy(() -> EmbedderSpec.parse("bert")).hasMessageContaining("unknown embedder 'bert'").hasMessageContaining("minilm-q:");
         assertThatThrownBy(() -> EmbedderSpec.parse("minilm:abc")).hasMessageContaining("token limit 'abc' is not a whole number");
         assertThatThrownBy(() -> EmbedderSpec.parse("minilm-q:1000")).hasMessageContaining("token limit 1000 outside [3, 512]");
         assertThatThrownBy(() -> EmbedderSpec.parse("minilm:64:1:9")).hasMessageContaining("too many");
