@@ -77,7 +77,7 @@ public final class IlpSolver {
     }
 
     /**
-     * SCIP's root cut rounds. Measured on waxman 20 nodes / 500 flows: with SCIP's default the whole 20-30 s went to
+     * SCIP's root cut rounds. Measured on waxman 20 nodes / 500 flows (card flow model): with SCIP's default the whole 20-30 s went to
      * root separation (14+ rounds of knapsack cover cuts that moved the dual bound by 0.005%) before any branching;
      * with 2 rounds it branches after 4 s and its heuristics find better incumbents (gap 0.77% vs 1.26% at 30 s).
      */
