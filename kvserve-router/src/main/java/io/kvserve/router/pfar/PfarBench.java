@@ -68,51 +68,51 @@ public final class PfarBench {
             List<PfarSolution> gas = new ArrayList<>();
             for (double b : cfg.budgets()) gas.add(GeneticSolver.defaults().solve(inst, Duration.ofMillis(Math.round(b * 1000)), seed + 7));
             for (IlpSolver.Method method : cfg.ilp()) {
-            double hintSeconds = 0;
-            int[] hint = greedy.choice();
-            if (cfg.gaHintSeconds() > 0) {
-                PfarSolution h = GeneticSolver.defaults().solve(inst, Duration.ofMillis(Math.round(cfg.gaHintSeconds() * 1000)), seed + 11);
-                hint = h.choice();
-                hintSeconds = h.seconds();
-            }
-            long cpu0 = processCpuNanos();
-            PfarSolution solved = IlpSolver.solve(inst, method, Math.max(0.01, cfg.ilpLimitSeconds() - hintSeconds), hint, cfg.ilpWorkers());
-            double cpuSeconds = (processCpuNanos() - cpu0) / 1e9;
-            PfarSolution ilp = new PfarSolution(solved.choice(), solved.objective(), solved.seconds() + hintSeconds, solved.optimal(), solved.bound());
-            log.accept(String.format("%s n=%d links=%d flows=%d %s: ILP %.2f s (%.2f s CPU) %s objective %.1f (admits %d, gap %.3f%%), greedy %.3f of it",
-                    s.topology(), s.nodes(), g.links().size(), s.flows(), method.label(), ilp.seconds(), cpuSeconds, ilp.optimal() ? "optimal" : "NOT proven optimal",
-                    ilp.objective(), ilp.admitted(), 100 * (ilp.bound() - ilp.objective()) / ilp.objective(), greedy.objective() / ilp.objective()));
-            for (int bi = 0; bi < cfg.budgets().size(); bi++) {
-                double b = cfg.budgets().get(bi);
-                PfarSolution ga = gas.get(bi);
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("topology", s.topology());
-                o.put("nodes", s.nodes());
-                o.put("links", g.links().size());
-                o.put("flows", s.flows());
-                o.put("k_paths", cfg.k());
-                o.put("ilp_seconds", round(ilp.seconds()));
-                o.put("ilp_optimal", ilp.optimal());
-                o.put("ilp_objective", round(ilp.objective()));
-                o.put("ilp_bound", round(ilp.bound()));
-                o.put("ilp_admitted", ilp.admitted());
-                o.put("ilp_gap", round((ilp.bound() - ilp.objective()) / ilp.objective()));
-                o.put("greedy_ratio", round(greedy.objective() / ilp.objective()));
-                o.put("ga_budget_s", b);
-                o.put("ga_seconds", round(ga.seconds()));
-                o.put("ga_objective", round(ga.objective()));
-                o.put("ga_admitted", ga.admitted());
-                o.put("ga_ratio", round(ga.objective() / ilp.objective()));
-                o.put("ga_ratio_to_bound", round(ga.objective() / ilp.bound()));
-                o.put("ilp_solver", method.label());
-                // on a shared machine the wall limit buys a varying amount of CPU: this is what the solve actually got
-                o.put("ilp_cpu_seconds", round(cpuSeconds));
-                o.put("ilp_hint", cfg.gaHintSeconds() > 0 ? "ga" : "greedy");
-                o.put("ilp_hint_seconds", round(hintSeconds));
-                o.put("flow_model", cfg.flowModel().name().toLowerCase(java.util.Locale.ROOT));
-                rows.add(o);
-                if (method == cfg.ilp().getFirst()) log.accept(String.format("   GA %.1f s: %.4f of ILP", b, ga.objective() / ilp.objective()));
-            }
+                double hintSeconds = 0;
+                int[] hint = greedy.choice();
+                if (cfg.gaHintSeconds() > 0) {
+                    PfarSolution h = GeneticSolver.defaults().solve(inst, Duration.ofMillis(Math.round(cfg.gaHintSeconds() * 1000)), seed + 11);
+                    hint = h.choice();
+                    hintSeconds = h.seconds();
+                }
+                long cpu0 = processCpuNanos();
+                PfarSolution solved = IlpSolver.solve(inst, method, Math.max(0.01, cfg.ilpLimitSeconds() - hintSeconds), hint, cfg.ilpWorkers());
+                double cpuSeconds = (processCpuNanos() - cpu0) / 1e9;
+                PfarSolution ilp = new PfarSolution(solved.choice(), solved.objective(), solved.seconds() + hintSeconds, solved.optimal(), solved.bound());
+                log.accept(String.format("%s n=%d links=%d flows=%d %s: ILP %.2f s (%.2f s CPU) %s objective %.1f (admits %d, gap %.3f%%), greedy %.3f of it",
+                        s.topology(), s.nodes(), g.links().size(), s.flows(), method.label(), ilp.seconds(), cpuSeconds, ilp.optimal() ? "optimal" : "NOT proven optimal",
+                        ilp.objective(), ilp.admitted(), 100 * (ilp.bound() - ilp.objective()) / ilp.objective(), greedy.objective() / ilp.objective()));
+                for (int bi = 0; bi < cfg.budgets().size(); bi++) {
+                    double b = cfg.budgets().get(bi);
+                    PfarSolution ga = gas.get(bi);
+                    Map<String, Object> o = new LinkedHashMap<>();
+                    o.put("topology", s.topology());
+                    o.put("nodes", s.nodes());
+                    o.put("links", g.links().size());
+                    o.put("flows", s.flows());
+                    o.put("k_paths", cfg.k());
+                    o.put("ilp_seconds", round(ilp.seconds()));
+                    o.put("ilp_optimal", ilp.optimal());
+                    o.put("ilp_objective", round(ilp.objective()));
+                    o.put("ilp_bound", round(ilp.bound()));
+                    o.put("ilp_admitted", ilp.admitted());
+                    o.put("ilp_gap", round((ilp.bound() - ilp.objective()) / ilp.objective()));
+                    o.put("greedy_ratio", round(greedy.objective() / ilp.objective()));
+                    o.put("ga_budget_s", b);
+                    o.put("ga_seconds", round(ga.seconds()));
+                    o.put("ga_objective", round(ga.objective()));
+                    o.put("ga_admitted", ga.admitted());
+                    o.put("ga_ratio", round(ga.objective() / ilp.objective()));
+                    o.put("ga_ratio_to_bound", round(ga.objective() / ilp.bound()));
+                    o.put("ilp_solver", method.label());
+                    // on a shared machine the wall limit buys a varying amount of CPU: this is what the solve actually got
+                    o.put("ilp_cpu_seconds", round(cpuSeconds));
+                    o.put("ilp_hint", cfg.gaHintSeconds() > 0 ? "ga" : "greedy");
+                    o.put("ilp_hint_seconds", round(hintSeconds));
+                    o.put("flow_model", cfg.flowModel().name().toLowerCase(java.util.Locale.ROOT));
+                    rows.add(o);
+                    if (method == cfg.ilp().getFirst()) log.accept(String.format("   GA %.1f s: %.4f of ILP", b, ga.objective() / ilp.objective()));
+                }
             }
         }
         return rows;
