@@ -2,8 +2,7 @@ package io.kvserve.cli;
 
 import io.kvserve.router.data.RoutingDataException;
 import io.kvserve.router.embed.Embedder;
-import io.kvserve.router.embed.HashingEmbedder;
-import io.kvserve.router.embed.MiniLmEmbedder;
+import io.kvserve.router.embed.EmbedderSpec;
 import io.kvserve.router.eval.EvalRunner;
 import io.kvserve.router.eval.RouterEvaluation;
 import io.kvserve.router.eval.RouterResult;
@@ -32,12 +31,9 @@ public final class RouteCommand implements Runnable {
         return home().resolve("../shared/data/routing/llmrouter_14task.jsonl").normalize();
     }
 
+    /** An encoder by its {@link EmbedderSpec} name ({@code minilm-q:16}, {@code minilm}, {@code minilm-langchain4j}, {@code hashing}, ...). */
     static Embedder embedder(String name) {
-        return switch (name) {
-            case "minilm" -> new MiniLmEmbedder();
-            case "hashing" -> new HashingEmbedder(384);
-            default -> throw new IllegalArgumentException("unknown embedder '" + name + "': use minilm or hashing");
-        };
+        return EmbedderSpec.parse(name).create();
     }
 
     /** Runs a command body; bad input prints one clear line instead of a stack trace. */
@@ -63,7 +59,7 @@ public final class RouteCommand implements Runnable {
         Path plots;
         @Option(names = "--no-plots", description = "skip plots")
         boolean noPlots;
-        @Option(names = "--embedder", defaultValue = "minilm", description = "minilm (all-MiniLM-L6-v2, ONNX) or hashing (fast stand-in)")
+        @Option(names = "--embedder", defaultValue = EmbedderSpec.DEFAULT, description = "encoder: minilm[-q][:TOKENS[:THREADS]] (all-MiniLM-L6-v2 on ONNX Runtime, -q = int8; default ${DEFAULT-VALUE}), minilm-langchain4j, or hashing (fast stand-in)")
         String embedder;
         @Option(names = "--seed", defaultValue = "42")
         long seed;
@@ -109,10 +105,26 @@ public final class RouteCommand implements Runnable {
         double ilpLimit;
         @Option(names = "--seed", defaultValue = "2020")
         long seed;
+        @Option(names = "--flow-model", defaultValue = "weighted-demand", description = "weighted-demand (demands in 0.1 steps, objective priority x demand; default) or card (whole demands, objective sum of admitted priorities, as the method card writes it)")
+        String flowModel;
+        @Option(names = "--ilp", split = ",", defaultValue = "scip", description = "ILP programs to run on each instance, back to back: scip (reduced program, default), scip-plain (one binary per flow and path), cpsat")
+        List<String> ilp;
+        @Option(names = "--ilp-workers", defaultValue = "2", description = "CP-SAT workers")
+        int ilpWorkers;
+        @Option(names = "--ga-hint", defaultValue = "0", description = "seconds of GA whose solution is the ILP's hint (counted in ilp_seconds); 0 = the greedy solution")
+        double gaHint;
 
         @Override
         public Integer call() {
             return guarded(() -> {
+                var model = switch (flowModel) {
+                    case "weighted-demand" -> io.kvserve.router.pfar.TopologyGenerator.FlowModel.WEIGHTED_DEMAND;
+                    case "card" -> io.kvserve.router.pfar.TopologyGenerator.FlowModel.CARD;
+                    default -> throw new IllegalArgumentException("--flow-model '" + flowModel + "': use weighted-demand or card");
+                };
+                var methods = ilp.stream().map(io.kvserve.router.pfar.IlpSolver.Method::parse).distinct().toList();
+                if (ilpWorkers < 1) throw new IllegalArgumentException("--ilp-workers " + ilpWorkers + " must be >= 1");
+                if (!(gaHint >= 0) || gaHint >= ilpLimit) throw new IllegalArgumentException("--ga-hint " + gaHint + " must be >= 0 and below --ilp-limit " + ilpLimit);
                 var base = io.kvserve.router.pfar.PfarBench.Config.defaults();
                 List<io.kvserve.router.pfar.PfarBench.Shape> sh = base.shapes();
                 if (shapes != null) {
@@ -131,7 +143,7 @@ public final class RouteCommand implements Runnable {
                 }
                 for (double b : budgets) if (!(b > 0)) throw new IllegalArgumentException("--budgets: " + b + " must be > 0");
                 if (k < 1) throw new IllegalArgumentException("--k " + k + " must be >= 1");
-                var cfg = new io.kvserve.router.pfar.PfarBench.Config(sh, budgets, k, ilpLimit, base.maxDemand(), base.priorities(), seed);
+                var cfg = new io.kvserve.router.pfar.PfarBench.Config(sh, budgets, k, ilpLimit, base.maxDemand(), base.priorities(), seed, model, methods, ilpWorkers, gaHint);
                 var rows = io.kvserve.router.pfar.PfarBench.run(cfg, System.err::println);
                 String table = io.kvserve.router.pfar.PfarBench.table(rows);
                 System.out.print(table);
@@ -164,10 +176,12 @@ public final class RouteCommand implements Runnable {
         int k;
         @Option(names = "--ef", defaultValue = "100", description = "HNSW candidates per search")
         int ef;
-        @Option(names = "--embedder", defaultValue = "minilm")
+        @Option(names = "--embedder", defaultValue = EmbedderSpec.DEFAULT, description = "encoder, as for route eval (default ${DEFAULT-VALUE})")
         String embedder;
         @Option(names = "--cache", description = "embedding cache directory; default target/embedding-cache")
         Path cache;
+        @Option(names = "--baseline-embedder", description = "also time this encoder on the same prompts, interleaved (e.g. minilm-langchain4j); its figures go in the baseline_* fields")
+        String baselineEmbedder;
 
         @Override
         public Integer call() {
@@ -183,10 +197,17 @@ public final class RouteCommand implements Runnable {
                 java.util.List<String> qs = new java.util.ArrayList<>();
                 var rnd = new java.util.SplittableRandom(7);
                 for (int i = 0; i < queries; i++) qs.add(prompts.get(rnd.nextInt(prompts.size())));
-                var rows = io.kvserve.router.knn.LatencyBench.run(emb, stored, qs, sizes, k, ef, System.err::println);
-                System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%n", "index", "stored", "embed p50", "embed p99", "search p50", "search p99", "total p50", "total p99", "recall");
-                for (var r : rows) System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%n", r.get("index"), r.get("stored"), r.get("embed_p50_ms"), r.get("embed_p99_ms"),
-                        r.get("search_p50_ms"), r.get("search_p99_ms"), r.get("total_p50_ms"), r.get("total_p99_ms"), r.get("recall_at_k"));
+                Embedder baseline = baselineEmbedder == null ? null : embedder(baselineEmbedder);
+                if (baseline != null && baseline.dimension() != emb.dimension()) throw new IllegalArgumentException("--baseline-embedder " + baselineEmbedder + " has " + baseline.dimension() + " dimensions, the encoder " + emb.dimension());
+                var rows = io.kvserve.router.knn.LatencyBench.run(emb, baseline, stored, qs, sizes, k, ef, System.err::println);
+                System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%s%n", "index", "stored", "embed p50", "embed p99", "search p50", "search p99", "total p50", "total p99", "recall",
+                        baseline == null ? "" : String.format(" %12s %12s", "base tot p50", "base tot p99"));
+                System.out.println("(CPU ms of the request thread, total p50 / p99, in the JSON: total_cpu_p50_ms / total_cpu_p99_ms)");
+                for (var r : rows) System.out.printf("%-6s %8s %10s %10s %10s %10s %10s %10s %8s%s%n", r.get("index"), r.get("stored"), r.get("embed_p50_ms"), r.get("embed_p99_ms"),
+                        r.get("search_p50_ms"), r.get("search_p99_ms"), r.get("total_p50_ms"), r.get("total_p99_ms"), r.get("recall_at_k"),
+                        baseline == null ? "" : String.format(" %12s %12s", r.get("baseline_total_p50_ms"), r.get("baseline_total_p99_ms")));
+                for (var r : rows) System.out.printf("cpu %-6s %8s total p50 %s p99 %s (embed p99 %s, search p99 %s)%n", r.get("index"), r.get("stored"), r.get("total_cpu_p50_ms"), r.get("total_cpu_p99_ms"),
+                        r.get("embed_cpu_p99_ms"), r.get("search_cpu_p99_ms"));
                 if (json != null) {
                     if (json.toAbsolutePath().getParent() != null) java.nio.file.Files.createDirectories(json.toAbsolutePath().getParent());
                     new com.fasterxml.jackson.databind.ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValue(json.toFile(), rows);
@@ -221,7 +242,7 @@ public final class RouteCommand implements Runnable {
                     if (k < 1) throw new IllegalArgumentException("config: router.k = " + k + " must be >= 1");
                     if (rs.policy() != null) policy = io.kvserve.router.knn.RoutingPolicy.parse(rs.policy());
                     System.err.println("loading router support set " + data);
-                    chooser = io.kvserve.router.fleet.ChooserFactory.build(data, embedder(rs.embedder() == null ? "minilm" : rs.embedder()), k, home().resolve("target/embedding-cache"));
+                    chooser = io.kvserve.router.fleet.ChooserFactory.build(data, embedder(rs.embedder() == null ? EmbedderSpec.DEFAULT : rs.embedder()), k, home().resolve("target/embedding-cache"));
                 }
                 try (var server = new io.kvserve.router.fleet.RouterServer(cfg, chooser, policy)) {
                     System.out.println("kvserve router listening on http://" + cfg.host() + ":" + server.port() + " (" + cfg.backends().size() + " backends)");

@@ -19,7 +19,7 @@ import java.util.Set;
  * {"host": "127.0.0.1", "port": 8090,
  *  "backends": [{"name": "a", "url": "http://127.0.0.1:9001", "models": ["m1"], "capacity": 8}],
  *  "classes":  [{"name": "gold", "priority": 10, "reserve": 2}, {"name": "default", "priority": 1}],
- *  "router":   {"data": "../shared/data/routing/llmrouter_14task.jsonl", "embedder": "minilm", "k": 25, "policy": "best"},
+ *  "router":   {"data": "../shared/data/routing/llmrouter_14task.jsonl", "embedder": "minilm-q:16", "k": 25, "policy": "best"},
  *  "health_interval_ms": 1000, "health_timeout_ms": 500, "retry_after_s": 1, "replan_ms": 200, "max_attempts": 3}
  * </pre>
  * The request class comes from the {@code X-Request-Class} header; a class's {@code reserve} is the number of

@@ -44,18 +44,44 @@ public final class LatencyBench {
      */
     public static List<Map<String, Object>> run(Embedder embedder, List<float[]> stored, List<String> queries, List<Integer> sizes, int k, int efSearch,
                                                 Consumer<String> log) {
+        return run(embedder, null, stored, queries, sizes, k, efSearch, log);
+    }
+
+    /**
+     * As {@link #run(Embedder, List, List, List, int, int, Consumer)}, and when {@code baseline} is given, also times
+     * that encoder on the same prompts, interleaved with the first (alternating which goes first), so both see the same
+     * machine load; its figures go in the {@code baseline_*} fields of every row.
+     */
+    public static List<Map<String, Object>> run(Embedder embedder, Embedder baseline, List<float[]> stored, List<String> queries, List<Integer> sizes, int k,
+                                                int efSearch, Consumer<String> log) {
         // embedding time does not depend on the index: measure it once per query, with a warm-up
-        for (int i = 0; i < Math.min(20, queries.size()); i++) embedder.embed(queries.get(i));
+        for (int i = 0; i < Math.min(20, queries.size()); i++) {
+            embedder.embed(queries.get(i));
+            if (baseline != null) baseline.embed(queries.get(i));
+        }
         double[] embedMs = new double[queries.size()];
+        double[] embedCpuMs = new double[queries.size()];
+        double[] baseMs = baseline == null ? null : new double[queries.size()];
         List<float[]> qv = new ArrayList<>();
         for (int i = 0; i < queries.size(); i++) {
+            if (baseline != null && i % 2 == 1) baseMs[i] = timeEmbed(baseline, queries.get(i));
+            long c0 = THREADS.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             qv.add(embedder.embed(queries.get(i)));
             embedMs[i] = (System.nanoTime() - t0) / 1e6;
+            embedCpuMs[i] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e6;
+            if (baseline != null && i % 2 == 0) baseMs[i] = timeEmbed(baseline, queries.get(i));
         }
         double[] embedSorted = embedMs.clone();
         Arrays.sort(embedSorted);
-        log.accept(String.format("embedding (%s): p50 %.2f ms, p99 %.2f ms over %d prompts", embedder.name(), pct(embedSorted, 0.5), pct(embedSorted, 0.99), queries.size()));
+        double[] cpuSorted = sorted(embedCpuMs);
+        log.accept(String.format("embedding (%s): p50 %.2f ms, p99 %.2f ms over %d prompts; CPU time of the calling thread p50 %.2f ms, p99 %.2f ms", embedder.name(),
+                pct(embedSorted, 0.5), pct(embedSorted, 0.99), queries.size(), pct(cpuSorted, 0.5), pct(cpuSorted, 0.99)));
+        if (baseline != null) {
+            double[] b = sorted(baseMs);
+            log.accept(String.format("baseline embedding (%s), same prompts interleaved: p50 %.2f ms, p99 %.2f ms (p50 ratio %.2fx, p99 ratio %.2fx)", baseline.name(), pct(b, 0.5),
+                    pct(b, 0.99), pct(b, 0.5) / pct(embedSorted, 0.5), pct(b, 0.99) / pct(embedSorted, 0.99)));
+        }
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int size : sizes) {
             if (size > stored.size()) throw new IllegalArgumentException("size " + size + " > " + stored.size() + " stored vectors");
@@ -68,21 +94,42 @@ public final class LatencyBench {
                 for (int i = 0; i < size; i++) hnsw.add(stored.get(i));
                 hnsw.refresh();
                 double hnswBuild = (System.nanoTime() - b0) / 1e9;
-                double[] exactMs = time(exact, qv, k);
-                double[] hnswMs = time(hnsw, qv, k);
+                double[] exactCpuMs = new double[qv.size()], hnswCpuMs = new double[qv.size()];
+                double[] exactMs = time(exact, qv, k, exactCpuMs);
+                double[] hnswMs = time(hnsw, qv, k, hnswCpuMs);
                 double recall = 0;
                 for (float[] q : qv) {
                     var truth = new HashSet<>(exact.search(q, k).stream().map(Neighbour::id).toList());
                     recall += hnsw.search(q, k).stream().filter(n -> truth.contains(n.id())).count() / (double) truth.size();
                 }
                 recall /= qv.size();
-                rows.add(row("exact", size, k, embedMs, exactMs, exactBuild, 1.0));
-                rows.add(row("hnsw", size, k, embedMs, hnswMs, hnswBuild, recall));
+                rows.add(withCpu(withBaseline(row("exact", size, k, embedMs, exactMs, exactBuild, 1.0), embedder, baseline, baseMs, exactMs), embedCpuMs, exactCpuMs));
+                rows.add(withCpu(withBaseline(row("hnsw", size, k, embedMs, hnswMs, hnswBuild, recall), embedder, baseline, baseMs, hnswMs), embedCpuMs, hnswCpuMs));
                 log.accept(String.format("%,d stored: exact search p50 %.2f p99 %.2f ms; hnsw p50 %.2f p99 %.2f ms (recall@%d %.3f, build %.1f s)",
                         size, pct(sorted(exactMs), 0.5), pct(sorted(exactMs), 0.99), pct(sorted(hnswMs), 0.5), pct(sorted(hnswMs), 0.99), k, recall, hnswBuild));
             }
         }
         return rows;
+    }
+
+    static double timeEmbed(Embedder e, String q) {
+        long t0 = System.nanoTime();
+        e.embed(q);
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
+    static Map<String, Object> withBaseline(Map<String, Object> o, Embedder embedder, Embedder baseline, double[] baseMs, double[] searchMs) {
+        o.put("embedder", embedder.name());
+        if (baseline == null) return o;
+        double[] total = new double[baseMs.length];
+        for (int i = 0; i < total.length; i++) total[i] = baseMs[i] + searchMs[i];
+        double[] b = sorted(baseMs), t = sorted(total);
+        o.put("baseline_embedder", baseline.name());
+        o.put("baseline_embed_p50_ms", r(pct(b, 0.5)));
+        o.put("baseline_embed_p99_ms", r(pct(b, 0.99)));
+        o.put("baseline_total_p50_ms", r(pct(t, 0.5)));
+        o.put("baseline_total_p99_ms", r(pct(t, 0.99)));
+        return o;
     }
 
     static double[] sorted(double[] a) {
@@ -92,15 +139,42 @@ public final class LatencyBench {
     }
 
     static double[] time(VectorIndex idx, List<float[]> qv, int k) {
+        return time(idx, qv, k, new double[qv.size()]);
+    }
+
+    /** Wall milliseconds per search; {@code cpuMs} receives the calling thread's CPU milliseconds. */
+    static double[] time(VectorIndex idx, List<float[]> qv, int k, double[] cpuMs) {
         for (int i = 0; i < Math.min(50, qv.size()); i++) idx.search(qv.get(i), k); // warm-up
         double[] ms = new double[qv.size()];
         for (int i = 0; i < qv.size(); i++) {
+            long c0 = THREADS.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             idx.search(qv.get(i), k);
             ms[i] = (System.nanoTime() - t0) / 1e6;
+            cpuMs[i] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e6;
         }
         return ms;
     }
+
+    /**
+     * On a machine shared with other builds the wall time of a request is mostly waiting for a core. The CPU time the
+     * request's thread used is what it costs on a free core (exact while all work runs on that thread: ONNX Runtime with
+     * one intra-op thread, Lucene and exact search; it undercounts an encoder with its own thread pool).
+     */
+    static Map<String, Object> withCpu(Map<String, Object> o, double[] embedCpuMs, double[] searchCpuMs) {
+        double[] total = new double[embedCpuMs.length];
+        for (int i = 0; i < total.length; i++) total[i] = embedCpuMs[i] + searchCpuMs[i];
+        double[] e = sorted(embedCpuMs), s = sorted(searchCpuMs), t = sorted(total);
+        o.put("embed_cpu_p50_ms", r(pct(e, 0.5)));
+        o.put("embed_cpu_p99_ms", r(pct(e, 0.99)));
+        o.put("search_cpu_p50_ms", r(pct(s, 0.5)));
+        o.put("search_cpu_p99_ms", r(pct(s, 0.99)));
+        o.put("total_cpu_p50_ms", r(pct(t, 0.5)));
+        o.put("total_cpu_p99_ms", r(pct(t, 0.99)));
+        return o;
+    }
+
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
     static Map<String, Object> row(String index, int size, int k, double[] embedMs, double[] searchMs, double buildS, double recall) {
         double[] total = new double[embedMs.length];

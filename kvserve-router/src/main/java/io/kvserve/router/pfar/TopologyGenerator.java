@@ -114,13 +114,39 @@ public final class TopologyGenerator {
 
     /** Random flows: distinct endpoints, demand uniform in [1, maxDemand], integer priority uniform in 1..priorities. */
     public static List<Flow> flows(Network g, int count, double maxDemand, int priorities, long seed) {
+        return flows(g, count, maxDemand, priorities, seed, FlowModel.WEIGHTED_DEMAND);
+    }
+
+    /**
+     * How demands are drawn and what an admitted flow is worth. The same seed draws the same endpoints and priorities
+     * under either model.
+     */
+    public enum FlowModel {
+        /** Demands in 0.1 steps, objective priority x demand (this project's first generator; the bench's default). */
+        WEIGHTED_DEMAND,
+        /**
+         * The method card's program: whole-number demands, objective the sum of admitted priorities. Value is then not
+         * proportional to capacity used, which keeps the LP bound close to the integer optimum (see docs/ROUTING.md).
+         */
+        CARD
+    }
+
+    /** Random flows under {@code model}: distinct endpoints, demand in [1, maxDemand], integer priority in 1..priorities. */
+    public static List<Flow> flows(Network g, int count, double maxDemand, int priorities, long seed, FlowModel model) {
         SplittableRandom r = new SplittableRandom(seed);
         List<Flow> out = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             int s = r.nextInt(g.nodes()), t;
             do t = r.nextInt(g.nodes()); while (t == s);
-            double demand = Math.round((1 + r.nextDouble() * (maxDemand - 1)) * 10) / 10.0;
-            out.add(new Flow(i, s, t, demand, 1 + r.nextInt(priorities)));
+            double u = r.nextDouble();
+            int priority = 1 + r.nextInt(priorities);
+            if (model == FlowModel.CARD) {
+                double demand = Math.min(Math.floor(maxDemand), 1 + Math.floor(u * Math.floor(maxDemand)));
+                out.add(new Flow(i, s, t, demand, priority, priority));
+            } else {
+                double demand = Math.round((1 + u * (maxDemand - 1)) * 10) / 10.0;
+                out.add(new Flow(i, s, t, demand, priority));
+            }
         }
         return out;
     }

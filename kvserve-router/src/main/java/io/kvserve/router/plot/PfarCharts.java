@@ -12,7 +12,9 @@ public final class PfarCharts {
     public static void write(List<Map<String, Object>> rows, Path dir) {
         Map<String, double[][]> ga = new LinkedHashMap<>();
         Map<String, List<Map<String, Object>>> byInstance = new LinkedHashMap<>();
+        Object firstSolver = rows.isEmpty() ? null : rows.getFirst().get("ilp_solver");
         for (Map<String, Object> r : rows) {
+            if (firstSolver != null && !firstSolver.equals(r.get("ilp_solver"))) continue; // plots show the first ILP method
             byInstance.computeIfAbsent(r.get("topology") + " n=" + r.get("nodes") + " F=" + r.get("flows"), k -> new java.util.ArrayList<>()).add(r);
         }
         byInstance.forEach((name, rs) -> ga.put(name, new double[][] {

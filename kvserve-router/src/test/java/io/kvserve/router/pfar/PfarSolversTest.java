@@ -34,10 +34,13 @@ class PfarSolversTest {
     void ilpMatchesExhaustiveSearchOnTinyInstances() {
         for (long seed = 1; seed <= 4; seed++) {
             PfarInstance inst = tiny(seed, 8);
-            PfarSolution s = IlpSolver.solve(inst, 20, null);
-            assertThat(s.optimal()).isTrue();
-            assertThat(s.objective()).as("seed %d", seed).isCloseTo(bruteForce(inst), org.assertj.core.data.Offset.offset(1e-6));
-            assertThat(inst.evaluate(s.choice())).isEqualTo(s.objective()); // feasible
+            double best = bruteForce(inst);
+            for (IlpSolver.Method m : IlpSolver.Method.values()) {
+                PfarSolution s = IlpSolver.solve(inst, m, 20, GreedySolver.solve(inst).choice(), 2);
+                assertThat(s.optimal()).as("%s seed %d", m.label(), seed).isTrue();
+                assertThat(s.objective()).as("%s seed %d", m.label(), seed).isCloseTo(best, org.assertj.core.data.Offset.offset(1e-6));
+                assertThat(inst.evaluate(s.choice())).isEqualTo(s.objective()); // feasible
+            }
         }
     }
 
