@@ -4,17 +4,11 @@ import io.kvserve.kvcache.KvStorage;
 import io.kvserve.kvcache.PagedKvCache;
 import io.kvserve.kvcache.prefix.PrefixBlockCache;
 import io.kvserve.kvcache.prefix.TenantSalts;
-import io.kvserve.model.WorkerPool;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
-import java.util.SplittableRandom;
 
 import static io.kvserve.engine.EngineTest.PROMPTS;
 import static io.kvserve.engine.EngineTest.alone;
@@ -43,10 +37,7 @@ class EnginePrefixBlockCacheTest {
         int ctx = model.config().contextLength();
         PagedKvCache cache = PagedKvCache.forModel(model.config(), ctx, KvStorage.parse("f32"), 16, 1L << 26, null);
         PrefixBlockCache blocks = new PrefixBlockCache(cache, 1L << 26, salts);
-        Engine e = new Engine(model, cache, WorkerPool.shared(), new Engine.Config(64, 8, 16, kvPages, 0), Scheduler.fcfs(),
-                AdmissionPolicy.kvBudget(16, Duration.ofMinutes(1), Duration.ofSeconds(1)),
-                Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7), blocks);
-        return new Setup(e, cache, blocks);
+        return new Setup(EngineTest.pagedEngine(cache, kvPages, blocks), cache, blocks);
     }
 
     static CollectingSink run(Engine e, EngineRequest r) {

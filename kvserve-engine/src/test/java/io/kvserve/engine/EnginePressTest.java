@@ -13,13 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 import static io.kvserve.engine.EngineTest.encode;
 import static io.kvserve.engine.EngineTest.model;
@@ -52,10 +47,16 @@ class EnginePressTest {
         long block = PagedKvCache.forModel(model.config(), ctx, KvStorage.parse("f32"), 16, 1, null).blockBytes();
         PagedKvCache cache = PagedKvCache.forModel(model.config(), ctx, KvStorage.parse("f32"), 16, block * (kvPages + 8), null);
         PrefixBlockCache blocks = prefix ? new PrefixBlockCache(cache, cache.allocator().byteBudget(), TenantSalts.isolated()) : null;
-        Engine e = new Engine(model, cache, WorkerPool.shared(), new Engine.Config(64, 8, 16, kvPages, 0), Scheduler.fcfs(),
-                AdmissionPolicy.kvBudget(16, Duration.ofMinutes(1), Duration.ofSeconds(1)),
-                Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7), blocks);
-        return new Setup(e, cache, blocks);
+        return new Setup(EngineTest.pagedEngine(cache, kvPages, blocks), cache, blocks);
+    }
+
+    /** The greedy tokens of {@code prompt} run alone, without a press, on a fresh paged engine. */
+    static List<Integer> aloneOnPaged(int[] prompt, int maxTokens) {
+        try (Engine e = paged(256, false).engine()) {
+            CollectingSink c = submit(e, EngineRequest.greedy(prompt, maxTokens));
+            runUntilIdle(e);
+            return c.tokens;
+        }
     }
 
     static List<Integer> generatorTokens(String spec, int[] prompt, int maxTokens) {
@@ -95,13 +96,7 @@ class EnginePressTest {
     @Test
     void aPressedNeighbourDoesNotChangeAnUncompressedRequest() {
         int[] a = encode(OTHER);
-        List<Integer> alone;
-        Setup s0 = paged(256, false);
-        try (Engine e = s0.engine()) {
-            CollectingSink c = submit(e, EngineRequest.greedy(a, 40));
-            runUntilIdle(e);
-            alone = c.tokens;
-        }
+        List<Integer> alone = aloneOnPaged(a, 40);
         Setup s = paged(256, false);
         try (Engine e = s.engine()) {
             CollectingSink pressed = submit(e, EngineRequest.greedy(encode(STORY), 40).withKvPress(DECODE_SNAPKV));
@@ -172,13 +167,7 @@ class EnginePressTest {
     @Test
     void aCompressedSequencePublishesOnlyVerbatimPagesToThePrefixCache() {
         int[] prompt = encode(STORY);       // 55 tokens: 3 full pages
-        List<Integer> expect;
-        Setup s0 = paged(256, false);
-        try (Engine e = s0.engine()) {
-            CollectingSink c = submit(e, EngineRequest.greedy(prompt, 30));
-            runUntilIdle(e);
-            expect = c.tokens;
-        }
+        List<Integer> expect = aloneOnPaged(prompt, 30);
         Setup s = paged(256, true);
         try (Engine e = s.engine()) {
             CollectingSink a = submit(e, EngineRequest.greedy(prompt, 30).withKvPress(DECODE_SNAPKV));
@@ -275,16 +264,8 @@ class EnginePressTest {
         };
         PagedKvCache cache = PagedKvCache.forModel(model.config(), ctx, KvStorage.parse("f32"), 16, 1L << 26, broken);
         int[] a = encode(OTHER);
-        List<Integer> alone;
-        Setup s0 = paged(256, false);
-        try (Engine e = s0.engine()) {
-            CollectingSink c = submit(e, EngineRequest.greedy(a, 20));
-            runUntilIdle(e);
-            alone = c.tokens;
-        }
-        try (Engine e = new Engine(model, cache, WorkerPool.shared(), new Engine.Config(64, 8, 16, 256, 0), Scheduler.fcfs(),
-                AdmissionPolicy.kvBudget(16, Duration.ofMinutes(1), Duration.ofSeconds(1)),
-                Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7), null)) {
+        List<Integer> alone = aloneOnPaged(a, 20);
+        try (Engine e = EngineTest.pagedEngine(cache, 256, null)) {
             CollectingSink failing = submit(e, EngineRequest.greedy(encode(STORY), 20));
             CollectingSink plain = submit(e, EngineRequest.greedy(a, 20).withKvPress("none"));
             runUntilIdle(e);

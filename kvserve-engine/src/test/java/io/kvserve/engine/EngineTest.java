@@ -47,6 +47,16 @@ class EngineTest {
                 Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7));
     }
 
+    /**
+     * The engine the paged-cache tests use: FCFS, a 16-page-step KV budget admission, {@code kvPages}
+     * engine pages, fixed clock and seed, over {@code cache} with optional page-level prefix blocks.
+     */
+    static Engine pagedEngine(KvCache cache, int kvPages, io.kvserve.kvcache.prefix.PrefixBlockCache blocks) {
+        return new Engine(model, cache, WorkerPool.shared(), new Engine.Config(64, 8, 16, kvPages, 0), Scheduler.fcfs(),
+                AdmissionPolicy.kvBudget(16, Duration.ofMinutes(1), Duration.ofSeconds(1)),
+                Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SplittableRandom(7), blocks);
+    }
+
     static Engine engine() {
         return engine(new Engine.Config(64, 8, 16, 512, 0), Scheduler.fcfs(), AdmissionPolicy.kvBudget(64, Duration.ofMinutes(1), Duration.ofSeconds(1)));
     }
