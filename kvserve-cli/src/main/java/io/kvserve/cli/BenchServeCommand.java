@@ -222,7 +222,15 @@ public final class BenchServeCommand implements Callable<Integer> {
                 }));
             }
             List<Sample> all = new ArrayList<>();
-            for (var f : fs) all.addAll(f.get());
+            for (var f : fs) {
+                try {
+                    all.addAll(f.get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    // the client's own failure, so that the CLI reports it as it would have on this thread
+                    if (e.getCause() instanceof Exception cause) throw cause;
+                    throw e;
+                }
+            }
             return all;
         }
     }
@@ -238,7 +246,20 @@ public final class BenchServeCommand implements Callable<Integer> {
         if (key != null) b.header("Authorization", "Bearer " + key);
         long t0 = System.nanoTime();
         HttpResponse<java.util.stream.Stream<String>> r = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
-        if (r.statusCode() != 200) throw new IllegalStateException("the server answered " + r.statusCode() + ": " + String.join("\n", r.body().toList()));
+        if (r.statusCode() != 200) {
+            String answer = String.join("\n", r.body().toList());
+            // a 4xx names something the user gave us (a press spec, a key): report it as such, not as a crash
+            if (r.statusCode() >= 400 && r.statusCode() < 500) {
+                String message;
+                try {
+                    message = JSON.readTree(answer).path("error").path("message").asText(answer);
+                } catch (com.fasterxml.jackson.core.JacksonException notJson) {
+                    message = answer;
+                }
+                throw new IllegalArgumentException("the server refused the benchmark's request (" + r.statusCode() + "): " + message);
+            }
+            throw new IllegalStateException("the server answered " + r.statusCode() + ": " + answer);
+        }
         long[] last = {0};
         double[] ttft = {-1};
         long[] generated = {0};

@@ -47,6 +47,18 @@ class BenchServeCommandTest {
         assertThat(Files.size(png)).isPositive();
     }
 
+    /** A press spec the server refuses is the user's mistake: one line naming the problem, exit 1, no stack trace. */
+    @Test
+    void aRefusedRequestPressIsAClearError() {
+        Path model = TestAssets.require("models/stories260K.gguf");
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "1", "--max-tokens", "4", "--warmup-tokens", "2",
+                "--request-kv-press", "bogus:ratio=2");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("kvserve: the server refused the benchmark's request (400)").contains("unknown press 'bogus'")
+                .doesNotContain("\tat ");
+    }
+
     /** Steady decode rate: per client, tokens after the first over first-to-last-token time; clients add up, a client's sequential requests do not. */
     @Test
     void steadyDecodeRateCountsEachClientOnceAndLeavesOutPrefill() {
