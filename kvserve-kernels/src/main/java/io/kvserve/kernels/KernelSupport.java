@@ -26,6 +26,27 @@ public interface KernelSupport {
     /** {@code y[yOff + i] += a * x[xOff + i]}. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 
+    /**
+     * Attention scores of one query against {@code n} key rows stored back to back:
+     * {@code out[outOff + t] = scale * dot(q[qOff, qOff + hd), k[kOff + t * hd, kOff + (t + 1) * hd))}.
+     */
+    default void attentionScores(float[] q, int qOff, float[] k, int kOff, int n, int hd, float scale, float[] out, int outOff) {
+        for (int t = 0; t < n; t++) out[outOff + t] = dot(q, qOff, k, kOff + t * hd, hd) * scale;
+    }
+
+    /**
+     * Adds the probability-weighted sum of {@code n} value rows stored back to back to {@code out}:
+     * {@code out[outOff + c] += sum_t p[pOff + t] * v[vOff + t * hd + c]} for c in [0, hd).
+     */
+    default void weightedRowSum(float[] p, int pOff, int n, float[] v, int vOff, int hd, float[] out, int outOff) {
+        for (int t = 0; t < n; t++) axpy(p[pOff + t], v, vOff + t * hd, out, outOff, hd);
+    }
+
+    /** In-place softmax over {@code x[off, off+n)}. */
+    default void softmax(float[] x, int off, int n) {
+        Kernels.softmaxScalar(x, off, n);
+    }
+
     /** Decodes {@code n} elements (a multiple of the block size) starting at byte {@code off}. */
     void dequantizeRow(GgmlType type, MemorySegment src, long off, float[] dst, int dstOff, int n);
 

@@ -71,6 +71,31 @@ public final class Kernels {
         IMPL.axpy(a, x, xOff, y, yOff, n);
     }
 
+    /**
+     * Attention scores of one query against {@code n} key rows of {@code hd} floats stored back to back
+     * from {@code kOff}: {@code out[outOff + t] = scale * q . k_t}. Several keys per pass, so each query
+     * vector load serves four keys.
+     */
+    public static void attentionScores(float[] q, int qOff, float[] k, int kOff, int n, int hd, float scale, float[] out, int outOff) {
+        if (n < 0 || hd <= 0) throw new IllegalArgumentException("bad attention shape: " + n + " keys of " + hd);
+        Objects.checkFromIndexSize(qOff, hd, q.length);
+        Objects.checkFromIndexSize(kOff, (long) n * hd > Integer.MAX_VALUE ? -1 : n * hd, k.length);
+        Objects.checkFromIndexSize(outOff, n, out.length);
+        IMPL.attentionScores(q, qOff, k, kOff, n, hd, scale, out, outOff);
+    }
+
+    /**
+     * {@code out[outOff + c] += sum_t p[pOff + t] * v[vOff + t * hd + c]}: the attention output over
+     * {@code n} value rows stored back to back. Four rows per pass over the output, which stays in L1.
+     */
+    public static void weightedRowSum(float[] p, int pOff, int n, float[] v, int vOff, int hd, float[] out, int outOff) {
+        if (n < 0 || hd <= 0) throw new IllegalArgumentException("bad attention shape: " + n + " values of " + hd);
+        Objects.checkFromIndexSize(pOff, n, p.length);
+        Objects.checkFromIndexSize(vOff, (long) n * hd > Integer.MAX_VALUE ? -1 : n * hd, v.length);
+        Objects.checkFromIndexSize(outOff, hd, out.length);
+        IMPL.weightedRowSum(p, pOff, n, v, vOff, hd, out, outOff);
+    }
+
     public static void dequantizeRow(GgmlType type, MemorySegment src, long off, float[] dst, int dstOff, int n) {
         if (!type.supported) throw new UnsupportedTensorTypeException(type);
         Objects.checkFromIndexSize(dstOff, n, dst.length);
@@ -120,6 +145,12 @@ public final class Kernels {
 
     /** In-place softmax over {@code x[off, off+n)}. */
     public static void softmax(float[] x, int off, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        IMPL.softmax(x, off, n);
+    }
+
+    /** The scalar softmax: the specification of {@link KernelSupport#softmax}. */
+    static void softmaxScalar(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
         float sum = 0f;

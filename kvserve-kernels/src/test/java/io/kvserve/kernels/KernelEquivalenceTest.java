@@ -182,6 +182,64 @@ class KernelEquivalenceTest {
         }
     }
 
+    @Test
+    void attentionKernelsMatchScalar() {
+        var rnd = new SplittableRandom(11);
+        for (int hd : new int[]{8, 12, 64, 128}) {
+            for (int n : new int[]{0, 1, 3, 4, 5, 17, 130}) {
+                float[] q = randoms(rnd, 3 + hd), k = randoms(rnd, 2 + n * hd), p = randoms(rnd, 1 + n);
+                float[] s1 = new float[n + 4], s2 = new float[n + 4];
+                scalar.attentionScores(q, 3, k, 2, n, hd, 0.125f, s1, 4);
+                Kernels.attentionScores(q, 3, k, 2, n, hd, 0.125f, s2, 4);
+                for (int t = 0; t < n; t++) {
+                    assertThat((double) s2[4 + t]).as("score hd=%d n=%d t=%d", hd, n, t)
+                            .isCloseTo(s1[4 + t], org.assertj.core.data.Offset.offset(1e-5 * hd));
+                }
+                float[] o1 = randoms(new SplittableRandom(hd), hd + 5), o2 = o1.clone();
+                scalar.weightedRowSum(p, 1, n, k, 2, hd, o1, 5);
+                Kernels.weightedRowSum(p, 1, n, k, 2, hd, o2, 5);
+                for (int c = 0; c < hd + 5; c++) {
+                    assertThat((double) o2[c]).as("weighted sum hd=%d n=%d c=%d", hd, n, c)
+                            .isCloseTo(o1[c], org.assertj.core.data.Offset.offset(1e-5 * (n + 1)));
+                }
+            }
+        }
+        for (int n : new int[]{1, 7, 8, 9, 64, 517}) {
+            float[] x = randoms(rnd, n + 2);
+            for (int i = 0; i < x.length; i++) x[i] *= 6f;
+            float[] y = x.clone();
+            Kernels.softmaxScalar(x, 1, n);
+            Kernels.softmax(y, 1, n);
+            double sum = 0;
+            for (int i = 1; i <= n; i++) {
+                assertThat((double) y[i]).as("softmax n=%d i=%d", n, i).isCloseTo(x[i], org.assertj.core.data.Offset.offset(2e-6 * Math.max(1e-3, x[i])));
+                sum += y[i];
+            }
+            assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(y[0]).isEqualTo(x[0]);
+            assertThat(y[n + 1]).isEqualTo(x[n + 1]);
+        }
+        float[] sm = {0f, (float) Math.log(3), Float.NEGATIVE_INFINITY, 0f, 0f, 0f, 0f, 0f, 0f};
+        Kernels.softmax(sm, 0, 9);
+        assertThat((double) sm[1]).isCloseTo(3.0 / 10, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat(sm[2]).isZero();
+        // a hand-computed case: two keys, one query, head size 8
+        float[] q = {1, 0, 0, 0, 0, 0, 0, 2};
+        float[] k = {1, 1, 1, 1, 1, 1, 1, 1, -1, 0, 0, 0, 0, 0, 0, 3};
+        float[] s = new float[2];
+        Kernels.attentionScores(q, 0, k, 0, 2, 8, 0.5f, s, 0);
+        assertThat(s).containsExactly(1.5f, 2.5f);
+        float[] out = new float[8];
+        Kernels.weightedRowSum(new float[]{0.25f, 0.75f}, 0, 2, k, 0, 8, out, 0);
+        assertThat(out).containsExactly(-0.5f, 0.25f, 0.25f, 0.25f, 0.25f, 0.25f, 0.25f, 2.5f);
+    }
+
+    private static float[] randoms(SplittableRandom rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) rnd.nextGaussian();
+        return a;
+    }
+
     private void checkMatmul(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int batch) {
         float[] expected = new float[batch * rows], actual = new float[batch * rows];
         scalar.matmul(type, w, 0, cols, x, batch, expected, rows, 0, rows);

@@ -259,11 +259,13 @@ final class KvStream {
      * without dequantising them. Probabilities stay in {@code sc.probs} as {@code (nq, n)}.
      * Returns n.
      */
+    /** Rows decoded per block in {@link #attend}: 64 rows of head size 128 are 32 KB. */
+    static final int ATTEND_BLOCK = 64;
+
     int attend(float[] q, int qOff, int nq, int maxPos, float scale, float[] out, int outOff, Scratch sc) {
         if (codec != null) return attendEncoded(q, qOff, nq, maxPos, scale, out, outOff, sc);
         int n = visible(maxPos), hd = headDim;
         float[] probs = sc.probs(nq * n);
-        float[] row = sc.row(hd);
         int i = 0;
         if (quantized > 0) {
             int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
@@ -273,9 +275,12 @@ final class KvStream {
                 for (int j = 0; j < nq; j++) Kernels.kiviKeyScores(seg, 0, hd, g, bits, q, qOff + j * hd, scale, probs, j * n + i, cnt);
             }
         }
-        for (; i < n; i++) {
-            readKey(i, row, 0);
-            for (int j = 0; j < nq; j++) probs[j * n + i] = Kernels.dot(q, qOff + j * hd, row, 0, hd) * scale;
+        // rows are decoded a block at a time, so that the scoring kernel takes several keys per pass
+        float[] rows = sc.row(ATTEND_BLOCK * hd);
+        for (; i < n; i += ATTEND_BLOCK) {
+            int m = Math.min(ATTEND_BLOCK, n - i);
+            for (int t = 0; t < m; t++) readKey(i + t, rows, t * hd);
+            for (int j = 0; j < nq; j++) Kernels.attentionScores(q, qOff + j * hd, rows, 0, m, hd, scale, probs, j * n + i);
         }
         LowRankState lr = lowRank != null && lowRank.maxPosition <= maxPos ? lowRank : null;
         float[] lse = lr != null ? sc.lse(nq) : null;
@@ -284,9 +289,10 @@ final class KvStream {
             Kernels.softmax(probs, j * n, n);
             Arrays.fill(out, outOff + j * hd, outOff + (j + 1) * hd, 0f);
         }
-        for (i = 0; i < n; i++) {
-            readValue(i, row, 0);
-            for (int j = 0; j < nq; j++) Kernels.axpy(probs[j * n + i], row, 0, out, outOff + j * hd, hd);
+        for (i = 0; i < n; i += ATTEND_BLOCK) {
+            int m = Math.min(ATTEND_BLOCK, n - i);
+            for (int t = 0; t < m; t++) readValue(i + t, rows, t * hd);
+            for (int j = 0; j < nq; j++) Kernels.weightedRowSum(probs, j * n + i, m, rows, 0, hd, out, outOff + j * hd);
         }
         if (lr != null) {
             float[] shrink = sc.shrink(nq);

@@ -93,6 +93,91 @@ final class PanamaFloat {
         for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
     }
 
+    /**
+     * Softmax with the exponentials taken eight (L) at a time by the Vector API's EXP (an SVML stub on
+     * x86, within an ulp or two of {@code Math.exp}): a prefill of 512 tokens takes one exponential per
+     * query and key, and the scalar {@code Math.exp} was most of the attention's time once scores and
+     * weighted sums ran several rows per pass.
+     */
+    static void softmax(float[] x, int off, int n) {
+        int i = 0;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int upper = n - L; i <= upper; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector mb = FloatVector.broadcast(F, max), sv = FloatVector.zero(F);
+        i = 0;
+        for (int upper = n - L; i <= upper; i += L) {
+            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(mb).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        FloatVector inv = FloatVector.broadcast(F, 1f / sum);
+        i = 0;
+        for (int upper = n - L; i <= upper; i += L) FloatVector.fromArray(F, x, off + i).mul(inv).intoArray(x, off + i);
+        float invs = 1f / sum;
+        for (; i < n; i++) x[off + i] *= invs;
+    }
+
+    /**
+     * Scores of one query against four keys per pass: each query vector is loaded once for four FMAs,
+     * and the four horizontal sums overlap. Head sizes that are not a multiple of the vector length
+     * (stories260K's 8 is one; 64 and 128 are) fall back to one dot per key.
+     */
+    static void attentionScores(float[] q, int qOff, float[] k, int kOff, int n, int hd, float scale, float[] out, int outOff) {
+        int t = 0;
+        if (hd % L == 0) {
+            for (; t + 4 <= n; t += 4) {
+                int k0 = kOff + t * hd, k1 = k0 + hd, k2 = k1 + hd, k3 = k2 + hd;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int c = 0; c < hd; c += L) {
+                    FloatVector qv = FloatVector.fromArray(F, q, qOff + c);
+                    a0 = FloatVector.fromArray(F, k, k0 + c).fma(qv, a0);
+                    a1 = FloatVector.fromArray(F, k, k1 + c).fma(qv, a1);
+                    a2 = FloatVector.fromArray(F, k, k2 + c).fma(qv, a2);
+                    a3 = FloatVector.fromArray(F, k, k3 + c).fma(qv, a3);
+                }
+                out[outOff + t] = a0.reduceLanes(VectorOperators.ADD) * scale;
+                out[outOff + t + 1] = a1.reduceLanes(VectorOperators.ADD) * scale;
+                out[outOff + t + 2] = a2.reduceLanes(VectorOperators.ADD) * scale;
+                out[outOff + t + 3] = a3.reduceLanes(VectorOperators.ADD) * scale;
+            }
+        }
+        for (; t < n; t++) out[outOff + t] = dot(q, qOff, k, kOff + t * hd, hd) * scale;
+    }
+
+    /**
+     * {@code out += sum_t p_t v_t}, four value rows per pass: one load and one store of each output
+     * vector per four FMAs (an axpy per row loads and stores it for every row).
+     */
+    static void weightedRowSum(float[] p, int pOff, int n, float[] v, int vOff, int hd, float[] out, int outOff) {
+        int t = 0;
+        if (hd % L == 0) {
+            for (; t + 4 <= n; t += 4) {
+                int v0 = vOff + t * hd, v1 = v0 + hd, v2 = v1 + hd, v3 = v2 + hd;
+                FloatVector b0 = FloatVector.broadcast(F, p[pOff + t]);
+                FloatVector b1 = FloatVector.broadcast(F, p[pOff + t + 1]);
+                FloatVector b2 = FloatVector.broadcast(F, p[pOff + t + 2]);
+                FloatVector b3 = FloatVector.broadcast(F, p[pOff + t + 3]);
+                for (int c = 0; c < hd; c += L) {
+                    FloatVector o = FloatVector.fromArray(F, out, outOff + c);
+                    o = FloatVector.fromArray(F, v, v0 + c).fma(b0, o);
+                    o = FloatVector.fromArray(F, v, v1 + c).fma(b1, o);
+                    o = FloatVector.fromArray(F, v, v2 + c).fma(b2, o);
+                    o = FloatVector.fromArray(F, v, v3 + c).fma(b3, o);
+                    o.intoArray(out, outOff + c);
+                }
+            }
+        }
+        for (; t < n; t++) axpy(p[pOff + t], v, vOff + t * hd, out, outOff, hd);
+    }
+
     // ---- F32 weights ----
 
     static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {

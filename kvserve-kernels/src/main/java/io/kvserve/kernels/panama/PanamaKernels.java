@@ -68,6 +68,21 @@ public final class PanamaKernels implements KernelSupport {
     }
 
     @Override
+    public void softmax(float[] x, int off, int n) {
+        PanamaFloat.softmax(x, off, n);
+    }
+
+    @Override
+    public void attentionScores(float[] q, int qOff, float[] k, int kOff, int n, int hd, float scale, float[] out, int outOff) {
+        PanamaFloat.attentionScores(q, qOff, k, kOff, n, hd, scale, out, outOff);
+    }
+
+    @Override
+    public void weightedRowSum(float[] p, int pOff, int n, float[] v, int vOff, int hd, float[] out, int outOff) {
+        PanamaFloat.weightedRowSum(p, pOff, n, v, vOff, hd, out, outOff);
+    }
+
+    @Override
     public void dequantizeRow(GgmlType type, MemorySegment src, long off, float[] dst, int dstOff, int n) {
         BlockKernel k = kernelFor(type);
         if (k == null) {

@@ -148,11 +148,11 @@ public final class ContiguousKvCache implements KvCache {
         float[] values = s.values[layer][kvHead];
         for (int j = 0; j < nq; j++) {
             int qo = qOff + j * headDim;
-            for (int t = 0; t < n; t++) scores[t] = Kernels.dot(q, qo, keys, t * headDim, headDim) * scale;
+            Kernels.attentionScores(q, qo, keys, 0, n, headDim, scale, scores, 0);
             Kernels.softmax(scores, 0, n);
             int oo = outOff + j * headDim;
             java.util.Arrays.fill(out, oo, oo + headDim, 0f);
-            for (int t = 0; t < n; t++) Kernels.axpy(scores[t], values, t * headDim, out, oo, headDim);
+            Kernels.weightedRowSum(scores, 0, n, values, 0, headDim, out, oo);
         }
     }
 
