@@ -42,6 +42,11 @@ public interface KernelSupport {
         for (int t = 0; t < n; t++) axpy(p[pOff + t], v, vOff + t * hd, out, outOff, hd);
     }
 
+    /** {@code g[i] = silu(g[i]) * u[i]} for i in [off, off+n). */
+    default void siluMul(float[] g, float[] u, int off, int n) {
+        Kernels.siluMulScalar(g, u, off, n);
+    }
+
     /** In-place softmax over {@code x[off, off+n)}. */
     default void softmax(float[] x, int off, int n) {
         Kernels.softmaxScalar(x, off, n);

@@ -143,6 +143,21 @@ public final class Kernels {
         for (int i = 0; i < n; i++) out[outOff + i] = weight[i] * (scale * x[xOff + i]);
     }
 
+    /** SwiGLU's gate: {@code g[i] = silu(g[i]) * u[i]} for i in [off, off+n), silu(a) = a / (1 + e^-a). */
+    public static void siluMul(float[] g, float[] u, int off, int n) {
+        Objects.checkFromIndexSize(off, n, g.length);
+        Objects.checkFromIndexSize(off, n, u.length);
+        IMPL.siluMul(g, u, off, n);
+    }
+
+    /** The scalar SiLU-times-up: the specification of {@link KernelSupport#siluMul}. */
+    static void siluMulScalar(float[] g, float[] u, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float a = g[i];
+            g[i] = a / (1f + (float) Math.exp(-a)) * u[i];
+        }
+    }
+
     /** In-place softmax over {@code x[off, off+n)}. */
     public static void softmax(float[] x, int off, int n) {
         Objects.checkFromIndexSize(off, n, x.length);

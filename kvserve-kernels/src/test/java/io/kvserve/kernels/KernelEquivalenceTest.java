@@ -219,6 +219,21 @@ class KernelEquivalenceTest {
             assertThat(y[0]).isEqualTo(x[0]);
             assertThat(y[n + 1]).isEqualTo(x[n + 1]);
         }
+        for (int n : new int[]{1, 7, 8, 9, 100}) {
+            float[] g = randoms(rnd, n + 2), u = randoms(rnd, n + 2);
+            for (int i = 0; i < g.length; i++) g[i] *= 8f;
+            g[n] = -120f;   // e^120 overflows to infinity: silu must still be -0, not NaN
+            float[] g2 = g.clone();
+            Kernels.siluMulScalar(g, u, 1, n);
+            Kernels.siluMul(g2, u, 1, n);
+            for (int i = 0; i < n + 2; i++) {
+                assertThat((double) g2[i]).as("siluMul n=%d i=%d", n, i).isCloseTo(g[i], org.assertj.core.data.Offset.offset(1e-6 * Math.max(1, Math.abs(g[i]))));
+            }
+        }
+        float[] sg = {2f, -1f}, su = {3f, 1f};
+        Kernels.siluMul(sg, su, 0, 2);
+        assertThat((double) sg[0]).isCloseTo(2.0 / (1 + Math.exp(-2)) * 3, org.assertj.core.data.Offset.offset(1e-6));
+        assertThat((double) sg[1]).isCloseTo(-1.0 / (1 + Math.exp(1)), org.assertj.core.data.Offset.offset(1e-6));
         float[] sm = {0f, (float) Math.log(3), Float.NEGATIVE_INFINITY, 0f, 0f, 0f, 0f, 0f, 0f};
         Kernels.softmax(sm, 0, 9);
         assertThat((double) sm[1]).isCloseTo(3.0 / 10, org.assertj.core.data.Offset.offset(1e-6));

@@ -93,6 +93,21 @@ final class PanamaFloat {
         for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
     }
 
+    /** SwiGLU's {@code silu(g) * u}, eight (L) exponentials at a time: a prefill takes one per FFN activation. */
+    static void siluMul(float[] g, float[] u, int off, int n) {
+        int i = off, end = off + n;
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (int upper = end - L; i <= upper; i += L) {
+            FloatVector a = FloatVector.fromArray(F, g, i);
+            FloatVector e = a.neg().lanewise(VectorOperators.EXP);
+            a.div(one.add(e)).mul(FloatVector.fromArray(F, u, i)).intoArray(g, i);
+        }
+        for (; i < end; i++) {
+            float a = g[i];
+            g[i] = a / (1f + (float) Math.exp(-a)) * u[i];
+        }
+    }
+
     /**
      * Softmax with the exponentials taken eight (L) at a time by the Vector API's EXP (an SVML stub on
      * x86, within an ulp or two of {@code Math.exp}): a prefill of 512 tokens takes one exponential per

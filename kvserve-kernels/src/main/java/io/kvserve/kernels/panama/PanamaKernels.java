@@ -68,6 +68,11 @@ public final class PanamaKernels implements KernelSupport {
     }
 
     @Override
+    public void siluMul(float[] g, float[] u, int off, int n) {
+        PanamaFloat.siluMul(g, u, off, n);
+    }
+
+    @Override
     public void softmax(float[] x, int off, int n) {
         PanamaFloat.softmax(x, off, n);
     }

@@ -313,11 +313,10 @@ public final class ForwardPass {
         for (int i = 0; i < len; i++) dst[i] += src[i];
     }
 
-    private static void swiglu(float[] g, float[] u, int len) {
-        for (int i = 0; i < len; i++) {
-            float a = g[i];
-            g[i] = a / (1f + (float) Math.exp(-a)) * u[i];
-        }
+    /** gate = silu(gate) * up over {@code len} floats, shared out over the pool for prefill-sized batches. */
+    private void swiglu(float[] g, float[] u, int len) {
+        // a decode step's few thousand activations take a few microseconds: not worth a hand-off to the pool
+        pool.forRange(len, 1024, len >= 1 << 15 ? 16L * len : 0, (a, b) -> Kernels.siluMul(g, u, a, b - a));
     }
 
     /** Activation rows below which a matmul is a decode step: its weight rows are shared out in balanced chunks. */
