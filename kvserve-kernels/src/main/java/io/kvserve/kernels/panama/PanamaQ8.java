@@ -71,7 +71,23 @@ final class PanamaQ8 {
     static float dot(MemorySegment w, long off, float[] x, int xOff, int n) {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F);
-        for (int i = 0; i < nb; i++) {
+        int i = 0;
+        if (L == 8) {
+            // a slice of exactly this row, a long block offset and a running x index: C2 then keeps every
+            // address in a register (the general loop below spilled its index arithmetic to the stack)
+            MemorySegment row = w.asSlice(off, (long) nb * BYTES);
+            long end = (long) nb * BYTES;
+            int xo = xOff;
+            for (long b = 0; b < end; b += BYTES, xo += QK) {
+                FloatVector s = ((FloatVector) ByteVector.fromMemorySegment(B, row, b + 2, LE).convertShape(VectorOperators.B2F, F, 0)).mul(FloatVector.fromArray(F, x, xo));
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, row, b + 10, LE).convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 8), s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, row, b + 18, LE).convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 16), s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, row, b + 26, LE).convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xo + 24), s);
+                acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(row.get(I16, b))), acc);
+            }
+            i = nb;
+        }
+        for (; i < nb; i++) {
             long b = off + (long) i * BYTES;
             int xo = xOff + i * QK;
             // the block's first product is a multiply, not an FMA into zero: one instruction fewer per block,
