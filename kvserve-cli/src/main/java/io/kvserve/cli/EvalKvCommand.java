@@ -52,7 +52,7 @@ public final class EvalKvCommand implements Callable<Integer> {
     int pageTokens = 16;
 
     @Option(names = "--window", paramLabel = "N", description = "packed-window mode: the stories tokenized in order (BOS each), concatenated, "
-            + "cut into consecutive windows of N tokens (at most the model's context), as llama2.c trains; 0 = one story at a time (default: 0)")
+            + "cut into consecutive windows of N tokens (at most the model's context), as llama2.c trains; --stories, --min-tokens and --max-tokens then do not apply; 0 = one story at a time (default: 0)")
     int window = 0;
 
     @Option(names = "--windows", paramLabel = "K", description = "windows evaluated in packed-window mode (default: 8)")
