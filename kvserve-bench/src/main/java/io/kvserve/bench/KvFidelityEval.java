@@ -54,9 +54,13 @@ public final class KvFidelityEval {
         }
     }
 
+    /**
+     * One configuration's numbers. {@code stories} counts the evaluated sequences (stories, or windows
+     * when {@code mode} is {@code "windows"}); {@code window} is the window length in tokens, 0 in story mode.
+     */
     public record Result(String config, double kvBytesPerToken, double compressionRatio, double perplexity,
                          double top1Agreement, double kl, double wallSeconds, int stories, int contextTokens,
-                         int continuationTokens) {}
+                         int continuationTokens, String mode, int window) {}
 
     /** A story split into context and continuation tokens. */
     public record Story(int[] tokens, int context) {}
@@ -86,6 +90,57 @@ public final class KvFidelityEval {
             r.add(new Story(ids, ctx));
         }
         if (r.isEmpty()) throw new IllegalArgumentException("the text has no paragraph of at least " + o.minTokens() + " tokens");
+        return r;
+    }
+
+    /**
+     * The text in the format stories260K was trained on (llama2.c): every blank-line-separated paragraph
+     * tokenized exactly as {@link #stories} does (BOS first), no length filter and no cut, concatenated in
+     * order into one stream; the first {@code count} consecutive non-overlapping windows of {@code window}
+     * tokens, each split into context and continuation by {@code contextFraction}. Windows start
+     * mid-story, as the training windows did.
+     */
+    public static List<Story> windows(Model m, String text, int window, int count, double contextFraction) {
+        int limit = m.config().contextLength();
+        if (window < 2 || window > limit) throw new IllegalArgumentException("--window must be in [2, " + limit
+                + "] (the model's context length), got " + window);
+        if (count < 1) throw new IllegalArgumentException("--windows must be >= 1, got " + count);
+        long needed = (long) window * count;
+        List<int[]> tokenized = new ArrayList<>();
+        long total = 0;
+        for (String para : text.split("\\n\\s*\\n")) {
+            if (total >= needed) break;
+            String p = para.strip();
+            if (p.isEmpty()) continue;
+            int[] ids = m.tokenizer().encode(p, m.tokenizer().addBosByDefault(), true);
+            tokenized.add(ids);
+            total += ids.length;
+        }
+        return packWindows(tokenized, window, count, contextFraction);
+    }
+
+    /**
+     * Concatenates the tokenized stories in order and cuts the first {@code count} windows of {@code window}
+     * tokens; each window's context is {@code round(window * contextFraction)}, at least 1 and at most
+     * {@code window - 1} so that every window scores a token.
+     */
+    static List<Story> packWindows(List<int[]> tokenizedStories, int window, int count, double contextFraction) {
+        if (!(contextFraction > 0 && contextFraction < 1)) throw new IllegalArgumentException("--context-fraction must be in (0, 1), got " + contextFraction);
+        long total = 0;
+        for (int[] t : tokenizedStories) total += t.length;
+        if (total < (long) window * count) throw new IllegalArgumentException("the text has " + total + " tokens, enough for "
+                + total / window + " windows of " + window + ", not " + count + ": lower --windows or --window, or give a longer --text");
+        int[] stream = new int[window * count];
+        int filled = 0;
+        for (int[] t : tokenizedStories) {
+            int n = Math.min(t.length, stream.length - filled);
+            System.arraycopy(t, 0, stream, filled, n);
+            filled += n;
+            if (filled == stream.length) break;
+        }
+        int ctx = Math.clamp(Math.round(window * contextFraction), 1, window - 1);
+        List<Story> r = new ArrayList<>(count);
+        for (int w = 0; w < count; w++) r.add(new Story(java.util.Arrays.copyOfRange(stream, w * window, (w + 1) * window), ctx));
         return r;
     }
 
@@ -125,6 +180,11 @@ public final class KvFidelityEval {
     private record Trace(List<float[]> logProbs, double bytesPerToken, double nll, int tokens) {}
 
     public static List<Result> run(Model m, List<Story> stories, List<Config> configs, Options o, PrintStream log) {
+        return run(m, stories, configs, o, log, 0);
+    }
+
+    /** As {@link #run(Model, List, List, Options, PrintStream)}; {@code window} > 0 marks the stories as packed windows of that length. */
+    public static List<Result> run(Model m, List<Story> stories, List<Config> configs, Options o, PrintStream log, int window) {
         Config ref = Config.parse(REFERENCE);
         List<Config> all = new ArrayList<>();
         all.add(ref);
@@ -132,7 +192,7 @@ public final class KvFidelityEval {
         // profile-less PrefixKV presses calibrate on stories other than these
         List<int[]> evaluated = stories.stream().map(Story::tokens).toList();
         all.replaceAll(c -> new Config(c.name(), PrefixKvCalibration.prepare(c.press(), m, evaluated), c.storage()));
-        ForwardPass fp = m.newForwardPass(Math.min(512, o.maxTokens()), WorkerPool.shared());
+        ForwardPass fp = m.newForwardPass(Math.min(512, window > 0 ? window : o.maxTokens()), WorkerPool.shared());
         Trace reference = null;
         List<Result> results = new ArrayList<>();
         int ctxTokens = stories.stream().mapToInt(Story::context).sum();
@@ -152,7 +212,8 @@ public final class KvFidelityEval {
                 kl += Math.max(0, d);
             }
             Result r = new Result(c.name(), t.bytesPerToken(), reference.bytesPerToken() / t.bytesPerToken(),
-                    Math.exp(t.nll() / t.tokens()), agree / steps, kl / steps, wall, stories.size(), ctxTokens, contTokens);
+                    Math.exp(t.nll() / t.tokens()), agree / steps, kl / steps, wall, stories.size(), ctxTokens, contTokens,
+                    window > 0 ? "windows" : "stories", window);
             results.add(r);
             if (log != null) log.printf(Locale.ROOT, "kvserve eval kv: %-40s %8.1f B/token  ppl %.4f  top1 %.4f  kl %.5f  (%.1f s)%n",
                     r.config(), r.kvBytesPerToken(), r.perplexity(), r.top1Agreement(), r.kl(), wall);

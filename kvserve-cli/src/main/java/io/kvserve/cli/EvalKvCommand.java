@@ -51,6 +51,13 @@ public final class EvalKvCommand implements Callable<Integer> {
     @Option(names = "--page-tokens", paramLabel = "N", description = "tokens per row page of the paged cache (default: 16)")
     int pageTokens = 16;
 
+    @Option(names = "--window", paramLabel = "N", description = "packed-window mode: the stories tokenized in order (BOS each), concatenated, "
+            + "cut into consecutive windows of N tokens (at most the model's context), as llama2.c trains; --stories, --min-tokens and --max-tokens then do not apply; 0 = one story at a time (default: 0)")
+    int window = 0;
+
+    @Option(names = "--windows", paramLabel = "K", description = "windows evaluated in packed-window mode (default: 8)")
+    int windows = 8;
+
     @Override
     public Integer call() throws Exception {
         var o = new KvFidelityEval.Options(stories, minTokens, maxTokens, contextFraction, pageTokens);
@@ -60,11 +67,13 @@ public final class EvalKvCommand implements Callable<Integer> {
         if (!Files.exists(textPath)) throw new NoSuchFileException(textPath.toString(), null, "give --text FILE");
         String body = Files.readString(textPath);
         try (Model model = modelOptions.load()) {
-            var st = KvFidelityEval.stories(model, body, o);
+            if (window < 0) throw new IllegalArgumentException("--window must be >= 0 (0 = per-story mode), got " + window);
+            var st = window > 0 ? KvFidelityEval.windows(model, body, window, windows, contextFraction) : KvFidelityEval.stories(model, body, o);
             parsed = CalibrateEliteKvCommand.calibrateOnTheFly(model, body, o, parsed, System.err);
             parsed = KvFidelityEval.fitLess(model, body, st, parsed, o, System.err);
-            System.err.printf("kvserve eval kv: %s, %d stories from %s, %d configurations%n", model.name(), st.size(), textPath, parsed.size());
-            var results = KvFidelityEval.run(model, st, parsed, o, System.err);
+            String what = window > 0 ? st.size() + " windows of " + window + " tokens" : st.size() + " stories";
+            System.err.printf("kvserve eval kv: %s, %s from %s, %d configurations%n", model.name(), what, textPath, parsed.size());
+            var results = KvFidelityEval.run(model, st, parsed, o, System.err, window);
             var out = spec.commandLine().getOut();
             out.print(KvFidelityEval.table(results));
             out.flush();
@@ -72,7 +81,7 @@ public final class EvalKvCommand implements Callable<Integer> {
             String base = json.toString().endsWith(".json") ? json.toString().substring(0, json.toString().length() - 5) : json.toString();
             KvFidelityEval.writeCsv(results, csv != null ? csv : Path.of(base + ".csv"));
             KvFidelityEval.writePlot(results, plot != null ? plot : Path.of(base + ".png"),
-                    "KV fidelity vs compression: " + model.name() + ", " + st.size() + " stories");
+                    "KV fidelity vs compression: " + model.name() + ", " + what);
         }
         return 0;
     }
