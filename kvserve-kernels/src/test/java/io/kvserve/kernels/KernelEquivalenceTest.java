@@ -61,6 +61,25 @@ class KernelEquivalenceTest {
         }
     }
 
+    /**
+     * The GEMM's row tails (a block of 6-row tiles ends in a 4-row tile, a 2-row tile, a single dot
+     * product, or nothing) and its column chunks, at batches that take the GEMM for every format
+     * (Q8_0 from 32 rows) including a batch that is not a multiple of the 16 tile lanes.
+     */
+    @Test
+    void gemmRowTailsAndChunksMatchScalar() {
+        var rnd = new SplittableRandom(99);
+        try (Arena arena = Arena.ofConfined()) {
+            for (GgmlType type : new GgmlType[]{GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0}) {
+                for (int rows : new int[]{1, 2, 3, 7, 8, 9, 10, 64 + 3, 130}) {
+                    int cols = 608;   // more than one 256-column chunk plus a 96-column rest
+                    MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
+                    for (int batch : new int[]{33, 48}) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, false), batch);
+                }
+            }
+        }
+    }
+
     /** Decode batches below 32 rows (Q8_0's fused 8-, 4- and 2-row dots) give every row exactly what it gets alone: results do not depend on batching. */
     @org.junit.jupiter.api.Test
     void smallBatchesGiveEachRowItsSingleRowResultBitForBit() {
