@@ -64,7 +64,8 @@ class KernelEquivalenceTest {
     /**
      * The GEMM's row tails (a block of 6-row tiles ends in a 4-row tile, a 2-row tile, a single dot
      * product, or nothing) and its column chunks, at batches that take the GEMM for every format
-     * (Q8_0 from 32 rows) including a batch that is not a multiple of the 16 tile lanes.
+     * (Q8_0 from 32 rows) including a batch that is not a multiple of the 16 tile lanes, and batches of
+     * at most 8 rows (padded to one 16-lane group) for the other formats.
      */
     @Test
     void gemmRowTailsAndChunksMatchScalar() {
@@ -74,7 +75,7 @@ class KernelEquivalenceTest {
                 for (int rows : new int[]{1, 2, 3, 7, 8, 9, 10, 64 + 3, 130}) {
                     int cols = 608;   // more than one 256-column chunk plus a 96-column rest
                     MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
-                    for (int batch : new int[]{33, 48}) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, false), batch);
+                    for (int batch : new int[]{5, 8, 9, 33, 48}) checkMatmul(type, w, rows, cols, randomFloats(batch * cols, rnd, false), batch);
                 }
             }
         }
