@@ -79,7 +79,7 @@ public final class Kernels {
     public static void attentionScores(float[] q, int qOff, float[] k, int kOff, int n, int hd, float scale, float[] out, int outOff) {
         if (n < 0 || hd <= 0) throw new IllegalArgumentException("bad attention shape: " + n + " keys of " + hd);
         Objects.checkFromIndexSize(qOff, hd, q.length);
-        Objects.checkFromIndexSize(kOff, (long) n * hd > Integer.MAX_VALUE ? -1 : n * hd, k.length);
+        Objects.checkFromIndexSize(kOff, (long) n * hd, k.length);
         Objects.checkFromIndexSize(outOff, n, out.length);
         IMPL.attentionScores(q, qOff, k, kOff, n, hd, scale, out, outOff);
     }
@@ -91,7 +91,7 @@ public final class Kernels {
     public static void weightedRowSum(float[] p, int pOff, int n, float[] v, int vOff, int hd, float[] out, int outOff) {
         if (n < 0 || hd <= 0) throw new IllegalArgumentException("bad attention shape: " + n + " values of " + hd);
         Objects.checkFromIndexSize(pOff, n, p.length);
-        Objects.checkFromIndexSize(vOff, (long) n * hd > Integer.MAX_VALUE ? -1 : n * hd, v.length);
+        Objects.checkFromIndexSize(vOff, (long) n * hd, v.length);
         Objects.checkFromIndexSize(outOff, hd, out.length);
         IMPL.weightedRowSum(p, pOff, n, v, vOff, hd, out, outOff);
     }
