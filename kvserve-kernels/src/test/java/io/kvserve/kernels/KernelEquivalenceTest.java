@@ -93,13 +93,16 @@ class KernelEquivalenceTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(type == GgmlType.Q8_0 || impl.name().equals("panama-256") || impl.name().equals("scalar"),
                 "Q4_0 decode batches are batch-invariant at 256 bits");
         var rnd = new SplittableRandom(4242);
-        int rows = 7, cols = 576;
+        // 37 rows: two full tiles of the packed eight-row dot and a partial one; computed in two row ranges
+        // (as two threads would), the second starting inside a tile
+        int rows = 37, cols = 576, split = 11;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment w = randomWeights(arena, type, rows, cols, rnd, false);
             for (int batch : new int[] {2, 3, 4, 6, 8, 9, 12, 15, 16, 23, 31}) {
                 float[] x = randomFloats(batch * cols, rnd, false);
                 float[] all = new float[batch * rows];
-                Kernels.matmul(type, w, 0, cols, x, batch, all, rows, 0, rows);
+                Kernels.matmul(type, w, 0, cols, x, batch, all, rows, 0, split);
+                Kernels.matmul(type, w, 0, cols, x, batch, all, rows, split, rows);
                 for (int b = 0; b < batch; b++) {
                     float[] one = new float[rows];
                     Kernels.matmul(type, w, 0, cols, java.util.Arrays.copyOfRange(x, b * cols, (b + 1) * cols), 1, one, rows, 0, rows);

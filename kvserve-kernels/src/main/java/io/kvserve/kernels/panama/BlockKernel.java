@@ -36,6 +36,25 @@ abstract class BlockKernel {
         dot4(w, off, x, xOff + 4 * xStride, xStride, n, out, outOff + 4 * outStride, outStride);
     }
 
+    /**
+     * Whether {@link #dot8Packed} exists for this format at this vector width. The packed form reads eight
+     * activation rows interleaved by {@link PanamaMatmul#pack8} (one running index with constant offsets),
+     * so that C2 needs one range check instead of 32 and keeps no row pointers on the stack.
+     */
+    boolean hasPackedDot8() {
+        return false;
+    }
+
+    /**
+     * {@link #dot8} for {@code rows} consecutive weight rows ({@code rowBytes} apart, the first at byte
+     * {@code off}) against eight activation rows packed by {@link PanamaMatmul#pack8} at {@code xp[xpOff]}.
+     * Weight row {@code r}, activation row {@code j} goes to {@code out[outOff + r + j * outStride]}; each
+     * result must equal {@link #dot} of that pair exactly.
+     */
+    void dot8Packed(MemorySegment w, long off, long rowBytes, int rows, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
+        throw new UnsupportedOperationException("no packed eight-row dot for this format");
+    }
+
     /** As {@link #dot4} for two activation rows. */
     void dot2(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
         for (int j = 0; j < 2; j++) out[outOff + j * outStride] = dot(w, off, x, xOff + j * xStride, n);

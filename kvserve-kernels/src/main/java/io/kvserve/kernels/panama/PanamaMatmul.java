@@ -44,9 +44,20 @@ final class PanamaMatmul {
         if (batch < k.minGemmBatch()) {
             int b8 = batch / 8 * 8;
             int b4 = b8 + (batch - b8) / 4 * 4;
+            int packed = 0;
+            if (b8 > 0 && k.hasPackedDot8()) {
+                float[] xp = Scratch.packed(b8 * cols);
+                for (int b = 0; b < b8; b += 8) pack8(x, b * cols, cols, xp, b * cols);
+                // tiles of weight rows, so that with several groups of eight a tile is still in L1 for the next group
+                for (int r0 = row0; r0 < row1; r0 += PACKED_ROW_TILE) {
+                    int rows = Math.min(PACKED_ROW_TILE, row1 - r0);
+                    for (int b = 0; b < b8; b += 8) k.dot8Packed(w, wOff + r0 * rowBytes, rowBytes, rows, xp, b * cols, cols, out, b * outStride + r0, outStride);
+                }
+                packed = b8;
+            }
             for (int r = row0; r < row1; r++) {
                 long ro = wOff + r * rowBytes;
-                for (int b = 0; b < b8; b += 8) k.dot8(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
+                for (int b = packed; b < b8; b += 8) k.dot8(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
                 for (int b = b8; b < b4; b += 4) k.dot4(w, ro, x, b * cols, cols, cols, out, b * outStride + r, outStride);
                 int b2 = b4;
                 if (batch - b4 >= 2) {
@@ -63,6 +74,24 @@ final class PanamaMatmul {
         int pass = Math.max(MC, ACC_FLOATS / vec / MC * MC);
         for (int p0 = row0; p0 < row1; p0 += pass) {
             gemm(k, w, wOff, rowBytes, cols, x, batch, vec, out, outStride, p0, Math.min(row1, p0 + pass));
+        }
+    }
+
+    /** Weight rows per {@link BlockKernel#dot8Packed} call: 16 rows of a 2,048-column Q8_0 matrix are 34 KB. */
+    static final int PACKED_ROW_TILE = 16;
+
+    /**
+     * Interleaves activation rows {@code x[xOff + j * cols]}, j = 0..7, for {@link BlockKernel#dot8Packed}:
+     * block i's chunk c (elements 8c..8c+7) of row j goes to {@code xp[xpOff + 256 i + 64 c + 8 j]}, so one
+     * block of all eight rows is 1 KB in a row. 256-bit only (a chunk is one vector).
+     */
+    static void pack8(float[] x, int xOff, int cols, float[] xp, int xpOff) {
+        for (int j = 0; j < 8; j++) {
+            int src = xOff + j * cols, dst = xpOff + 8 * j;
+            for (int c = 0; c < cols; c += 8) {
+                // element c is chunk c/8 of block c/32: 256 (c/32) + 64 ((c/8) % 4) = 8c
+                FloatVector.fromArray(F, x, src + c).intoArray(xp, dst + 8 * c);
+            }
         }
     }
 
@@ -132,7 +161,13 @@ final class PanamaMatmul {
     /** Per-thread buffers: decoded weight block, transposed activation chunk, results (row-major, batch in lanes). */
     private static final class Scratch {
         private static final ThreadLocal<Scratch> TL = ThreadLocal.withInitial(Scratch::new);
-        float[] panel = new float[0], xt = new float[0], acc = new float[0];
+        float[] panel = new float[0], xt = new float[0], acc = new float[0], packed = new float[0];
+
+        static float[] packed(int size) {
+            Scratch s = TL.get();
+            if (s.packed.length < size) s.packed = new float[size];
+            return s.packed;
+        }
 
         static Scratch get(int panelSize, int xtSize, int accSize) {
             Scratch s = TL.get();

@@ -14,6 +14,10 @@ import static io.kvserve.kernels.panama.VectorShapes.B_PARTS;
 import static io.kvserve.kernels.panama.VectorShapes.F;
 import static io.kvserve.kernels.panama.VectorShapes.I;
 import static io.kvserve.kernels.panama.VectorShapes.L;
+import static io.kvserve.kernels.panama.VectorShapes.ROT1;
+import static io.kvserve.kernels.panama.VectorShapes.ROT2;
+import static io.kvserve.kernels.panama.VectorShapes.ROT4;
+import static io.kvserve.kernels.panama.VectorShapes.ROT8;
 
 /**
  * Q4_0 and Q4_1 kernels. A block's 16 bytes hold elements 0..15 in the low nibbles and 16..31 in
@@ -35,21 +39,22 @@ final class PanamaQ4 {
         }
 
         @Override
-        void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
-            if (L != 8) {
-                super.dot8(w, off, x, xOff, xStride, n, out, outOff, outStride);
-                return;
-            }
-            dot8Q4_0(w, off, x, xOff, xStride, n, out, outOff, outStride);
-        }
-
-        @Override
         void dot4(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
             if (L != 8) {
                 super.dot4(w, off, x, xOff, xStride, n, out, outOff, outStride);
                 return;
             }
             dot4Q4_0(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        }
+
+        @Override
+        boolean hasPackedDot8() {
+            return L == 8;
+        }
+
+        @Override
+        void dot8Packed(MemorySegment w, long off, long rowBytes, int rows, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
+            dot8PackedQ4_0(w, off, rowBytes, rows, xp, xpOff, n, out, outOff, outStride);
         }
 
         @Override
@@ -97,7 +102,13 @@ final class PanamaQ4 {
                 s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s1);
                 acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(row.get(I16, b))), acc);
             }
-            return acc.reduceLanes(VectorOperators.ADD);
+            {
+                FloatVector t = acc;
+                if (L == 16) t = t.add(t.rearrange(ROT8));
+                if (L >= 8) t = t.add(t.rearrange(ROT4));
+                t = t.add(t.rearrange(ROT2));
+                return t.add(t.rearrange(ROT1)).lane(0);
+            }
         }
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * 18;
@@ -120,24 +131,37 @@ final class PanamaQ4 {
             }
             acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        {
+            FloatVector t = acc;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            return t.add(t.rearrange(ROT1)).lane(0);
+        }
     }
 
     /**
-     * Q4_0 batches below this go through {@link #dot8Q4_0} / {@link #dot4Q4_0} (each weight block unpacked
+     * Q4_0 batches below this go through {@link #dot8PackedQ4_0} / {@link #dot4Q4_0} (each weight block unpacked
      * once for eight or four activation rows, every result bit-identical to {@link #dotQ4_0}) instead of
      * the GEMM, which decodes every weight to a float panel: at 8 rows the GEMM took 3.7-4.4 ms for a
      * 2048x2048 matrix (`MatmulProbe Q4_0 2048x2048 8`).
      */
     static final int Q4_0_MIN_GEMM_BATCH = Integer.getInteger("kvserve.gemm.q4MinBatch", 32);
 
-    /** {@link #dotQ4_0} for eight activation rows; 256-bit only. A block's four weight vectors are unpacked once. */
-    static void dot8Q4_0(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
+    /** {@link #dotQ4_0} for eight activation rows over {@code rows} weight rows, packed as for {@code PanamaQ8.dot8Packed}; each result equals {@link #dotQ4_0}'s. 256-bit only. */
+    static void dot8PackedQ4_0(MemorySegment w, long off, long rowBytes, int rows, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
+        for (int row = 0; row < rows; row++) dot8PackedQ4_0Row(w, off + row * rowBytes, xp, xpOff, n, out, outOff + row, outStride);
+    }
+
+    // one call per weight row: with the row loop in the same method, C2 kept range checks in the block
+    // loop and spilled the accumulators
+    private static void dot8PackedQ4_0Row(MemorySegment w, long off, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
         int nb = n / QK;
         FloatVector z = FloatVector.zero(F);
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * 18;
+            int p = xpOff + i * 8 * QK;
             IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.B2I, I, 0);
             IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.B2I, I, 0);
             FloatVector lo0 = (FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
@@ -145,35 +169,26 @@ final class PanamaQ4 {
             FloatVector lo1 = (FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
-            // each row runs dotQ4_0's exact sequence: s0 over elements 0-15, s1 over 16-31, then one scaled FMA
-            int r = xOff + i * QK;
-            a0 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a0);
-            r += xStride;
-            a1 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a1);
-            r += xStride;
-            a2 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a2);
-            r += xStride;
-            a3 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a3);
-            r += xStride;
-            a4 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a4);
-            r += xStride;
-            a5 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a5);
-            r += xStride;
-            a6 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a6);
-            r += xStride;
-            a7 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a7);
+            a0 = lo1.fma(FloatVector.fromArray(F, xp, p + 64), lo0.mul(FloatVector.fromArray(F, xp, p + 0))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 192), hi0.mul(FloatVector.fromArray(F, xp, p + 128)))).fma(d, a0);
+            a1 = lo1.fma(FloatVector.fromArray(F, xp, p + 72), lo0.mul(FloatVector.fromArray(F, xp, p + 8))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 200), hi0.mul(FloatVector.fromArray(F, xp, p + 136)))).fma(d, a1);
+            a2 = lo1.fma(FloatVector.fromArray(F, xp, p + 80), lo0.mul(FloatVector.fromArray(F, xp, p + 16))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 208), hi0.mul(FloatVector.fromArray(F, xp, p + 144)))).fma(d, a2);
+            a3 = lo1.fma(FloatVector.fromArray(F, xp, p + 88), lo0.mul(FloatVector.fromArray(F, xp, p + 24))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 216), hi0.mul(FloatVector.fromArray(F, xp, p + 152)))).fma(d, a3);
+            a4 = lo1.fma(FloatVector.fromArray(F, xp, p + 96), lo0.mul(FloatVector.fromArray(F, xp, p + 32))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 224), hi0.mul(FloatVector.fromArray(F, xp, p + 160)))).fma(d, a4);
+            a5 = lo1.fma(FloatVector.fromArray(F, xp, p + 104), lo0.mul(FloatVector.fromArray(F, xp, p + 40))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 232), hi0.mul(FloatVector.fromArray(F, xp, p + 168)))).fma(d, a5);
+            a6 = lo1.fma(FloatVector.fromArray(F, xp, p + 112), lo0.mul(FloatVector.fromArray(F, xp, p + 48))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 240), hi0.mul(FloatVector.fromArray(F, xp, p + 176)))).fma(d, a6);
+            a7 = lo1.fma(FloatVector.fromArray(F, xp, p + 120), lo0.mul(FloatVector.fromArray(F, xp, p + 56))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 248), hi0.mul(FloatVector.fromArray(F, xp, p + 184)))).fma(d, a7);
         }
-        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
-        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
-        out[outOff + 4 * outStride] = a4.reduceLanes(VectorOperators.ADD);
-        out[outOff + 5 * outStride] = a5.reduceLanes(VectorOperators.ADD);
-        out[outOff + 6 * outStride] = a6.reduceLanes(VectorOperators.ADD);
-        out[outOff + 7 * outStride] = a7.reduceLanes(VectorOperators.ADD);
+        out[outOff] = (((a0.lane(0) + a0.lane(4)) + (a0.lane(2) + a0.lane(6))) + ((a0.lane(1) + a0.lane(5)) + (a0.lane(3) + a0.lane(7))));
+        out[outOff + outStride] = (((a1.lane(0) + a1.lane(4)) + (a1.lane(2) + a1.lane(6))) + ((a1.lane(1) + a1.lane(5)) + (a1.lane(3) + a1.lane(7))));
+        out[outOff + 2 * outStride] = (((a2.lane(0) + a2.lane(4)) + (a2.lane(2) + a2.lane(6))) + ((a2.lane(1) + a2.lane(5)) + (a2.lane(3) + a2.lane(7))));
+        out[outOff + 3 * outStride] = (((a3.lane(0) + a3.lane(4)) + (a3.lane(2) + a3.lane(6))) + ((a3.lane(1) + a3.lane(5)) + (a3.lane(3) + a3.lane(7))));
+        out[outOff + 4 * outStride] = (((a4.lane(0) + a4.lane(4)) + (a4.lane(2) + a4.lane(6))) + ((a4.lane(1) + a4.lane(5)) + (a4.lane(3) + a4.lane(7))));
+        out[outOff + 5 * outStride] = (((a5.lane(0) + a5.lane(4)) + (a5.lane(2) + a5.lane(6))) + ((a5.lane(1) + a5.lane(5)) + (a5.lane(3) + a5.lane(7))));
+        out[outOff + 6 * outStride] = (((a6.lane(0) + a6.lane(4)) + (a6.lane(2) + a6.lane(6))) + ((a6.lane(1) + a6.lane(5)) + (a6.lane(3) + a6.lane(7))));
+        out[outOff + 7 * outStride] = (((a7.lane(0) + a7.lane(4)) + (a7.lane(2) + a7.lane(6))) + ((a7.lane(1) + a7.lane(5)) + (a7.lane(3) + a7.lane(7))));
     }
 
-    /** {@link #dot8Q4_0} for four activation rows. */
+    /** {@link #dot8PackedQ4_0} for four activation rows (not packed). */
     static void dot4Q4_0(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
         int nb = n / QK;
         FloatVector z = FloatVector.zero(F);
@@ -197,10 +212,10 @@ final class PanamaQ4 {
             r += xStride;
             a3 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a3);
         }
-        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
-        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        out[outOff] = (((a0.lane(0) + a0.lane(4)) + (a0.lane(2) + a0.lane(6))) + ((a0.lane(1) + a0.lane(5)) + (a0.lane(3) + a0.lane(7))));
+        out[outOff + outStride] = (((a1.lane(0) + a1.lane(4)) + (a1.lane(2) + a1.lane(6))) + ((a1.lane(1) + a1.lane(5)) + (a1.lane(3) + a1.lane(7))));
+        out[outOff + 2 * outStride] = (((a2.lane(0) + a2.lane(4)) + (a2.lane(2) + a2.lane(6))) + ((a2.lane(1) + a2.lane(5)) + (a2.lane(3) + a2.lane(7))));
+        out[outOff + 3 * outStride] = (((a3.lane(0) + a3.lane(4)) + (a3.lane(2) + a3.lane(6))) + ((a3.lane(1) + a3.lane(5)) + (a3.lane(3) + a3.lane(7))));
     }
 
     /** sum (q*d + m) * x = d * sum q*x + m * sum x, per block. */

@@ -12,6 +12,10 @@ import static io.kvserve.kernels.panama.VectorShapes.B;
 import static io.kvserve.kernels.panama.VectorShapes.B_PARTS;
 import static io.kvserve.kernels.panama.VectorShapes.F;
 import static io.kvserve.kernels.panama.VectorShapes.L;
+import static io.kvserve.kernels.panama.VectorShapes.ROT1;
+import static io.kvserve.kernels.panama.VectorShapes.ROT2;
+import static io.kvserve.kernels.panama.VectorShapes.ROT4;
+import static io.kvserve.kernels.panama.VectorShapes.ROT8;
 
 /**
  * Q8_0 kernels (34-byte blocks: f16 scale, 32 signed bytes). Bytes are sign-extended straight to
@@ -42,8 +46,13 @@ final class PanamaQ8 {
         }
 
         @Override
-        void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
-            PanamaQ8.dot8(w, off, x, xOff, xStride, n, out, outOff, outStride);
+        boolean hasPackedDot8() {
+            return L == 8;
+        }
+
+        @Override
+        void dot8Packed(MemorySegment w, long off, long rowBytes, int rows, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
+            PanamaQ8.dot8Packed(w, off, rowBytes, rows, xp, xpOff, n, out, outOff, outStride);
         }
 
         @Override
@@ -104,7 +113,13 @@ final class PanamaQ8 {
             // a block's partial sum is independent of the previous block's: only this FMA chains
             acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b))), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        {
+            FloatVector t = acc;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            return t.add(t.rearrange(ROT1)).lane(0);
+        }
     }
 
     /** {@link #dot} for four activation rows at once, each weight vector converted once; every result equals {@link #dot}'s. */
@@ -149,10 +164,34 @@ final class PanamaQ8 {
             a2 = s2.fma(d, a2);
             a3 = s3.fma(d, a3);
         }
-        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
-        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        {
+            FloatVector t = a0;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff] = t.add(t.rearrange(ROT1)).lane(0);
+        }
+        {
+            FloatVector t = a1;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff + outStride] = t.add(t.rearrange(ROT1)).lane(0);
+        }
+        {
+            FloatVector t = a2;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff + 2 * outStride] = t.add(t.rearrange(ROT1)).lane(0);
+        }
+        {
+            FloatVector t = a3;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff + 3 * outStride] = t.add(t.rearrange(ROT1)).lane(0);
+        }
     }
 
     /** {@link #dot} for two activation rows at once; every result equals {@link #dot}'s. */
@@ -187,57 +226,65 @@ final class PanamaQ8 {
             a0 = s0.fma(d, a0);
             a1 = s1.fma(d, a1);
         }
-        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
-        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
+        {
+            FloatVector t = a0;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff] = t.add(t.rearrange(ROT1)).lane(0);
+        }
+        {
+            FloatVector t = a1;
+            if (L == 16) t = t.add(t.rearrange(ROT8));
+            if (L >= 8) t = t.add(t.rearrange(ROT4));
+            t = t.add(t.rearrange(ROT2));
+            out[outOff + outStride] = t.add(t.rearrange(ROT1)).lane(0);
+        }
     }
 
     /**
-     * {@link #dot} for eight activation rows: each weight block is converted once into four vectors
-     * (256-bit only: at other widths a block is not four vectors and this falls back to two {@link #dot4}),
-     * and each row then runs {@link #dot}'s exact sequence of FMAs on it, so every result equals {@link #dot}'s.
+     * {@link #dot} for eight activation rows over {@code rows} weight rows, the activations packed by {@code PanamaMatmul.pack8}:
+     * block i's chunk c (elements 8c..8c+7) of activation row j sits at {@code xp[xpOff + 256 i + 64 c + 8 j]}.
+     * Every activation access is one running index plus a constant, so C2 checks one range per loop where
+     * the strided form checked 32 and spilled eight row pointers (about 290 cycles per weight row at n = 576).
+     * Each weight block is converted once into four vectors, and each activation row then runs {@link #dot}'s
+     * exact sequence of FMAs on it (and its lane sum), so every result equals {@link #dot}'s. 256-bit only.
      */
-    static void dot8(MemorySegment w, long off, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
-        if (L != 8) {
-            dot4(w, off, x, xOff, xStride, n, out, outOff, outStride);
-            dot4(w, off, x, xOff + 4 * xStride, xStride, n, out, outOff + 4 * outStride, outStride);
-            return;
-        }
+    static void dot8Packed(MemorySegment w, long off, long rowBytes, int rows, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
+        for (int row = 0; row < rows; row++) dot8PackedRow(w, off + row * rowBytes, xp, xpOff, n, out, outOff + row, outStride);
+    }
+
+    // one call per weight row: with the row loop in the same method, C2 kept range checks in the block
+    // loop and spilled the accumulators
+    private static void dot8PackedRow(MemorySegment w, long off, float[] xp, int xpOff, int n, float[] out, int outOff, int outStride) {
         int nb = n / QK;
         FloatVector z = FloatVector.zero(F);
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * BYTES;
+            int p = xpOff + i * 8 * QK;
             FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.B2F, F, 0);
             FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.B2F, F, 0);
             FloatVector w2 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 18, LE).convertShape(VectorOperators.B2F, F, 0);
             FloatVector w3 = (FloatVector) ByteVector.fromMemorySegment(B, w, b + 26, LE).convertShape(VectorOperators.B2F, F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
-            // one row at a time keeps one partial sum live (4 weights + 8 sums + d fit the 16 registers)
-            int r = xOff + i * QK;
-            a0 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a0);
-            r += xStride;
-            a1 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a1);
-            r += xStride;
-            a2 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a2);
-            r += xStride;
-            a3 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a3);
-            r += xStride;
-            a4 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a4);
-            r += xStride;
-            a5 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a5);
-            r += xStride;
-            a6 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a6);
-            r += xStride;
-            a7 = w3.fma(FloatVector.fromArray(F, x, r + 24), w2.fma(FloatVector.fromArray(F, x, r + 16), w1.fma(FloatVector.fromArray(F, x, r + 8), w0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a7);
+            a0 = w3.fma(FloatVector.fromArray(F, xp, p + 192), w2.fma(FloatVector.fromArray(F, xp, p + 128), w1.fma(FloatVector.fromArray(F, xp, p + 64), w0.mul(FloatVector.fromArray(F, xp, p + 0))))).fma(d, a0);
+            a1 = w3.fma(FloatVector.fromArray(F, xp, p + 200), w2.fma(FloatVector.fromArray(F, xp, p + 136), w1.fma(FloatVector.fromArray(F, xp, p + 72), w0.mul(FloatVector.fromArray(F, xp, p + 8))))).fma(d, a1);
+            a2 = w3.fma(FloatVector.fromArray(F, xp, p + 208), w2.fma(FloatVector.fromArray(F, xp, p + 144), w1.fma(FloatVector.fromArray(F, xp, p + 80), w0.mul(FloatVector.fromArray(F, xp, p + 16))))).fma(d, a2);
+            a3 = w3.fma(FloatVector.fromArray(F, xp, p + 216), w2.fma(FloatVector.fromArray(F, xp, p + 152), w1.fma(FloatVector.fromArray(F, xp, p + 88), w0.mul(FloatVector.fromArray(F, xp, p + 24))))).fma(d, a3);
+            a4 = w3.fma(FloatVector.fromArray(F, xp, p + 224), w2.fma(FloatVector.fromArray(F, xp, p + 160), w1.fma(FloatVector.fromArray(F, xp, p + 96), w0.mul(FloatVector.fromArray(F, xp, p + 32))))).fma(d, a4);
+            a5 = w3.fma(FloatVector.fromArray(F, xp, p + 232), w2.fma(FloatVector.fromArray(F, xp, p + 168), w1.fma(FloatVector.fromArray(F, xp, p + 104), w0.mul(FloatVector.fromArray(F, xp, p + 40))))).fma(d, a5);
+            a6 = w3.fma(FloatVector.fromArray(F, xp, p + 240), w2.fma(FloatVector.fromArray(F, xp, p + 176), w1.fma(FloatVector.fromArray(F, xp, p + 112), w0.mul(FloatVector.fromArray(F, xp, p + 48))))).fma(d, a6);
+            a7 = w3.fma(FloatVector.fromArray(F, xp, p + 248), w2.fma(FloatVector.fromArray(F, xp, p + 184), w1.fma(FloatVector.fromArray(F, xp, p + 120), w0.mul(FloatVector.fromArray(F, xp, p + 56))))).fma(d, a7);
         }
-        out[outOff] = a0.reduceLanes(VectorOperators.ADD);
-        out[outOff + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[outOff + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[outOff + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
-        out[outOff + 4 * outStride] = a4.reduceLanes(VectorOperators.ADD);
-        out[outOff + 5 * outStride] = a5.reduceLanes(VectorOperators.ADD);
-        out[outOff + 6 * outStride] = a6.reduceLanes(VectorOperators.ADD);
-        out[outOff + 7 * outStride] = a7.reduceLanes(VectorOperators.ADD);
+        out[outOff] = (((a0.lane(0) + a0.lane(4)) + (a0.lane(2) + a0.lane(6))) + ((a0.lane(1) + a0.lane(5)) + (a0.lane(3) + a0.lane(7))));
+        out[outOff + outStride] = (((a1.lane(0) + a1.lane(4)) + (a1.lane(2) + a1.lane(6))) + ((a1.lane(1) + a1.lane(5)) + (a1.lane(3) + a1.lane(7))));
+        out[outOff + 2 * outStride] = (((a2.lane(0) + a2.lane(4)) + (a2.lane(2) + a2.lane(6))) + ((a2.lane(1) + a2.lane(5)) + (a2.lane(3) + a2.lane(7))));
+        out[outOff + 3 * outStride] = (((a3.lane(0) + a3.lane(4)) + (a3.lane(2) + a3.lane(6))) + ((a3.lane(1) + a3.lane(5)) + (a3.lane(3) + a3.lane(7))));
+        out[outOff + 4 * outStride] = (((a4.lane(0) + a4.lane(4)) + (a4.lane(2) + a4.lane(6))) + ((a4.lane(1) + a4.lane(5)) + (a4.lane(3) + a4.lane(7))));
+        out[outOff + 5 * outStride] = (((a5.lane(0) + a5.lane(4)) + (a5.lane(2) + a5.lane(6))) + ((a5.lane(1) + a5.lane(5)) + (a5.lane(3) + a5.lane(7))));
+        out[outOff + 6 * outStride] = (((a6.lane(0) + a6.lane(4)) + (a6.lane(2) + a6.lane(6))) + ((a6.lane(1) + a6.lane(5)) + (a6.lane(3) + a6.lane(7))));
+        out[outOff + 7 * outStride] = (((a7.lane(0) + a7.lane(4)) + (a7.lane(2) + a7.lane(6))) + ((a7.lane(1) + a7.lane(5)) + (a7.lane(3) + a7.lane(7))));
     }
 
     static void decode(MemorySegment w, long off, float[] dst, int dstOff, int n) {
