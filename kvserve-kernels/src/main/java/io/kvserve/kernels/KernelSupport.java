@@ -20,6 +20,30 @@ public interface KernelSupport {
     void matmul(GgmlType type, MemorySegment w, long wOff, int cols,
                 float[] x, int batch, float[] out, int outStride, int row0, int row1);
 
+    /**
+     * How many leading activation rows (a multiple of eight, possibly 0) {@link #matmul} of this type at
+     * this batch reads through eight-row decode dots that take the activations packed by
+     * {@link #packActivations}. A caller that runs one product in several parallel parts packs once and
+     * hands the copy to every part, instead of each part packing it again.
+     */
+    default int packedRows(GgmlType type, int batch) {
+        return 0;
+    }
+
+    /** Packs rows [0, rows) of {@code x} ({@code cols} floats each, rows a multiple of eight) into {@code dst} ({@code rows * cols} floats). */
+    default void packActivations(float[] x, int rows, int cols, float[] dst) {
+        throw new UnsupportedOperationException(name() + " does not pack activations");
+    }
+
+    /**
+     * {@link #matmul} with the first {@link #packedRows} rows of {@code x} also given packed in
+     * {@code xPacked} (from {@link #packActivations} of the same {@code x}), or {@code null} to pack here.
+     */
+    default void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, float[] xPacked,
+                        int batch, float[] out, int outStride, int row0, int row1) {
+        matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+    }
+
     /** Dot product of two float arrays. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 

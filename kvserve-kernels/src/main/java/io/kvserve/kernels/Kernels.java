@@ -48,6 +48,12 @@ public final class Kernels {
     /** Batched matrix product, see {@link KernelSupport#matmul}. */
     public static void matmul(GgmlType type, MemorySegment w, long wOff, int cols,
                               float[] x, int batch, float[] out, int outStride, int row0, int row1) {
+        checkMatmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        IMPL.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+    }
+
+    private static void checkMatmul(GgmlType type, MemorySegment w, long wOff, int cols,
+                                    float[] x, int batch, float[] out, int outStride, int row0, int row1) {
         Objects.requireNonNull(type);
         if (!type.supported) throw new UnsupportedTensorTypeException(type);
         if (cols <= 0 || cols % type.blockSize != 0) throw new IllegalArgumentException("cols " + cols + " is not a positive multiple of " + type.blockSize);
@@ -56,7 +62,35 @@ public final class Kernels {
         if ((long) (batch - 1) * outStride + row1 > out.length) throw new IllegalArgumentException("out holds " + out.length + " floats, too few");
         long rowBytes = type.bytesFor(cols);
         if (wOff < 0 || row1 > row0 && wOff + rowBytes * row1 > w.byteSize()) throw new IllegalArgumentException("weight rows end past the segment");
-        IMPL.matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+    }
+
+    /** See {@link KernelSupport#packedRows}: 0 unless this type and batch run through packed eight-row dots. */
+    public static int packedRows(GgmlType type, int batch) {
+        return IMPL.packedRows(Objects.requireNonNull(type), batch);
+    }
+
+    /** See {@link KernelSupport#packActivations}. */
+    public static void packActivations(float[] x, int rows, int cols, float[] dst) {
+        if (rows < 0 || rows % 8 != 0) throw new IllegalArgumentException("rows " + rows + " is not a multiple of 8");
+        if (cols <= 0 || cols % 32 != 0) throw new IllegalArgumentException("cols " + cols + " is not a positive multiple of 32");
+        if ((long) rows * cols > x.length || (long) rows * cols > dst.length) throw new IllegalArgumentException("x or dst holds fewer than " + (long) rows * cols + " floats");
+        if (rows > 0) IMPL.packActivations(x, rows, cols, dst);
+    }
+
+    /**
+     * {@link #matmul(GgmlType, MemorySegment, long, int, float[], int, float[], int, int, int)} with the
+     * activations also packed ({@code xPacked} from {@link #packActivations} of {@code x} for
+     * {@link #packedRows} rows, or {@code null}): for a product split into parallel parts that share one input.
+     */
+    public static void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, float[] xPacked,
+                              int batch, float[] out, int outStride, int row0, int row1) {
+        if (xPacked == null) {
+            matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+            return;
+        }
+        if ((long) packedRows(type, batch) * cols > xPacked.length) throw new IllegalArgumentException("xPacked holds " + xPacked.length + " floats, needs " + (long) packedRows(type, batch) * cols);
+        checkMatmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        IMPL.matmul(type, w, wOff, cols, x, xPacked, batch, out, outStride, row0, row1);
     }
 
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {

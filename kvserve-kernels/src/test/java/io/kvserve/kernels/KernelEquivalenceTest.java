@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The implementation chosen by {@link Kernels} against the scalar specification. Surefire runs this
@@ -103,6 +104,16 @@ class KernelEquivalenceTest {
                 float[] all = new float[batch * rows];
                 Kernels.matmul(type, w, 0, cols, x, batch, all, rows, 0, split);
                 Kernels.matmul(type, w, 0, cols, x, batch, all, rows, split, rows);
+                // the same product from activations packed once by the caller (as ForwardPass does for its parallel parts)
+                int packedRows = Kernels.packedRows(type, batch);
+                assertThat(packedRows % 8).isZero();
+                assertThat(packedRows).isEqualTo(impl.name().equals("panama-256") ? batch / 8 * 8 : 0);
+                float[] xp = packedRows == 0 ? null : new float[packedRows * cols];
+                if (xp != null) Kernels.packActivations(x, packedRows, cols, xp);
+                float[] viaPacked = new float[batch * rows];
+                Kernels.matmul(type, w, 0, cols, x, xp, batch, viaPacked, rows, 0, split);
+                Kernels.matmul(type, w, 0, cols, x, xp, batch, viaPacked, rows, split, rows);
+                assertThat(viaPacked).as("batch %d from packed activations", batch).containsExactly(all);
                 for (int b = 0; b < batch; b++) {
                     float[] one = new float[rows];
                     Kernels.matmul(type, w, 0, cols, java.util.Arrays.copyOfRange(x, b * cols, (b + 1) * cols), 1, one, rows, 0, rows);
@@ -110,6 +121,14 @@ class KernelEquivalenceTest {
                 }
             }
         }
+    }
+
+    @Test
+    void packActivationsRejectsBadShapes() {
+        float[] x = new float[8 * 64], dst = new float[8 * 64];
+        assertThatThrownBy(() -> Kernels.packActivations(x, 7, 64, dst)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 8");
+        assertThatThrownBy(() -> Kernels.packActivations(x, 8, 48, dst)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 32");
+        assertThatThrownBy(() -> Kernels.packActivations(x, 16, 64, dst)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fewer than");
     }
 
     @ParameterizedTest(name = "{0}")

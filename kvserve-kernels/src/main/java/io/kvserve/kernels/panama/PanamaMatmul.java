@@ -40,14 +40,23 @@ final class PanamaMatmul {
 
     static void matmul(BlockKernel k, MemorySegment w, long wOff, int cols,
                        float[] x, int batch, float[] out, int outStride, int row0, int row1) {
+        matmul(k, w, wOff, cols, x, null, batch, out, outStride, row0, row1);
+    }
+
+    /** As above; {@code xPacked}, when not null, holds the leading groups of eight rows of x already packed by {@link #pack8}. */
+    static void matmul(BlockKernel k, MemorySegment w, long wOff, int cols,
+                       float[] x, float[] xPacked, int batch, float[] out, int outStride, int row0, int row1) {
         long rowBytes = k.byteOffset(cols);
         if (batch < k.minGemmBatch()) {
             int b8 = batch / 8 * 8;
             int b4 = b8 + (batch - b8) / 4 * 4;
             int packed = 0;
             if (b8 > 0 && k.hasPackedDot8()) {
-                float[] xp = Scratch.packed(b8 * cols);
-                for (int b = 0; b < b8; b += 8) pack8(x, b * cols, cols, xp, b * cols);
+                float[] xp = xPacked;
+                if (xp == null) {
+                    xp = Scratch.packed(b8 * cols);
+                    for (int b = 0; b < b8; b += 8) pack8(x, b * cols, cols, xp, b * cols);
+                }
                 // tiles of weight rows, so that with several groups of eight a tile is still in L1 for the next group
                 for (int r0 = row0; r0 < row1; r0 += PACKED_ROW_TILE) {
                     int rows = Math.min(PACKED_ROW_TILE, row1 - r0);

@@ -28,6 +28,8 @@ public final class ForwardPass {
     private final float[] x, xb, q, k, v, att, gate, up;
     private float[] logits = new float[0];
     private float[] lastRows = new float[0];
+    /** Activations packed for the eight-row decode dots, shared by the parallel parts of one product (see {@link #packed}). */
+    private float[] packedActivations = new float[0];
 
     public ForwardPass(ModelConfig config, ModelWeights weights, int maxBatch, WorkerPool pool) {
         if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be at least 1");
@@ -140,7 +142,8 @@ public final class ForwardPass {
         if (rows > 0) {
             Matrix out = w.output();
             float[] in = lastRows, dst = logits;
-            parallelRows(rows, vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rows, dst, vocab, a, b));
+            float[] xp = packed(out, in, rows);
+            parallelRows(rows, vocab, 64, (long) vocab * out.cols() * rows, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, xp, rows, dst, vocab, a, b));
         }
         return logits;
     }
@@ -283,7 +286,8 @@ public final class ForwardPass {
             Matrix out = w.output();
             float[] in = lastRows, dst = logits;
             int rowsOut = nRows;
-            parallelRows(rowsOut, vocab, 64, (long) vocab * out.cols() * rowsOut, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, rowsOut, dst, vocab, a, b));
+            float[] xp = packed(out, in, rowsOut);
+            parallelRows(rowsOut, vocab, 64, (long) vocab * out.cols() * rowsOut, (a, b) -> Kernels.matmul(out.type(), out.data(), 0, out.cols(), in, xp, rowsOut, dst, vocab, a, b));
         }
         return logits;
     }
@@ -332,29 +336,47 @@ public final class ForwardPass {
         else pool.forRange(rows, grain, work, task);
     }
 
+    /**
+     * The activations packed once for a decode-sized product whose kernels read them packed (eight-row
+     * dots), or null. Every parallel part of the product then reads this one copy: packing per part
+     * copied the whole input once per chunk (64 KB per chunk at a 2,048-wide input and 8 streams).
+     * The buffer is reused by the next product, so it is valid until then.
+     */
+    private float[] packed(Matrix m, float[] in, int n) {
+        int rows = Kernels.packedRows(m.type(), n);
+        if (rows == 0) return null;
+        if (packedActivations.length < rows * m.cols()) packedActivations = new float[rows * m.cols()];
+        Kernels.packActivations(in, rows, m.cols(), packedActivations);
+        return packedActivations;
+    }
+
     private void matmul(Matrix m, float[] in, float[] out, int n) {
         int rows = m.rows();
-        parallelRows(n, rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, n, out, rows, a, b));
+        float[] xp = packed(m, in, n);
+        parallelRows(n, rows, 16, (long) rows * m.cols() * n, (a, b) -> Kernels.matmul(m.type(), m.data(), 0, m.cols(), in, xp, n, out, rows, a, b));
     }
 
     /** Two projections of the same input in one parallel region (FFN gate and up). */
     private void matmul2(Matrix m1, float[] o1, Matrix m2, float[] o2, float[] in, int n) {
         int r1 = m1.rows(), total = r1 + m2.rows();
+        // one packed copy serves both when they share a type (the usual case); otherwise the second packs per part
+        float[] xp1 = packed(m1, in, n), xp2 = m2.type() == m1.type() ? xp1 : null;
         parallelRows(n, total, 16, (long) total * m1.cols() * n, (a, b) -> {
-            if (a < r1) Kernels.matmul(m1.type(), m1.data(), 0, m1.cols(), in, n, o1, r1, a, Math.min(b, r1));
-            if (b > r1) Kernels.matmul(m2.type(), m2.data(), 0, m2.cols(), in, n, o2, m2.rows(), Math.max(a, r1) - r1, b - r1);
+            if (a < r1) Kernels.matmul(m1.type(), m1.data(), 0, m1.cols(), in, xp1, n, o1, r1, a, Math.min(b, r1));
+            if (b > r1) Kernels.matmul(m2.type(), m2.data(), 0, m2.cols(), in, xp2, n, o2, m2.rows(), Math.max(a, r1) - r1, b - r1);
         });
     }
 
     /** q, k and v projections in one parallel region: fewer hand-offs per layer for small models. */
     private void matmul3(Matrix mq, float[] oq, Matrix mk, float[] ok, Matrix mv, float[] ov, float[] in, int n) {
         int rq = mq.rows(), rk = mk.rows(), rv = mv.rows();
+        float[] xq = packed(mq, in, n), xk = mk.type() == mq.type() ? xq : null, xv = mv.type() == mq.type() ? xq : null;
         parallelRows(n, rq + rk + rv, 16, (long) (rq + rk + rv) * mq.cols() * n, (a, b) -> {
-            if (a < rq) Kernels.matmul(mq.type(), mq.data(), 0, mq.cols(), in, n, oq, rq, a, Math.min(b, rq));
+            if (a < rq) Kernels.matmul(mq.type(), mq.data(), 0, mq.cols(), in, xq, n, oq, rq, a, Math.min(b, rq));
             int a2 = Math.max(a, rq), b2 = Math.min(b, rq + rk);
-            if (a2 < b2) Kernels.matmul(mk.type(), mk.data(), 0, mk.cols(), in, n, ok, rk, a2 - rq, b2 - rq);
+            if (a2 < b2) Kernels.matmul(mk.type(), mk.data(), 0, mk.cols(), in, xk, n, ok, rk, a2 - rq, b2 - rq);
             int a3 = Math.max(a, rq + rk);
-            if (a3 < b) Kernels.matmul(mv.type(), mv.data(), 0, mv.cols(), in, n, ov, rv, a3 - rq - rk, b - rq - rk);
+            if (a3 < b) Kernels.matmul(mv.type(), mv.data(), 0, mv.cols(), in, xv, n, ov, rv, a3 - rq - rk, b - rq - rk);
         });
     }
 }
