@@ -94,12 +94,12 @@ final class PanamaQ4 {
             long end = (long) nb * 18;
             int xo = xOff;
             for (long b = 0; b < end; b += 18, xo += QK) {
-                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 2, LE).convertShape(VectorOperators.B2I, I, 0);
-                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 10, LE).convertShape(VectorOperators.B2I, I, 0);
+                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 FloatVector s0 = ((FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo));
-                FloatVector s1 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + HALF));
+                FloatVector s1 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + HALF));
                 s0 = ((FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 8), s0);
-                s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s1);
+                s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s1);
                 acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(row.get(I16, b))), acc);
             }
             {
@@ -162,12 +162,12 @@ final class PanamaQ4 {
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * 18;
             int p = xpOff + i * 8 * QK;
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.B2I, I, 0);
-            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.B2I, I, 0);
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
             FloatVector lo0 = (FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
-            FloatVector hi0 = (FloatVector) q0.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+            FloatVector hi0 = (FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector lo1 = (FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
-            FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+            FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
             a0 = lo1.fma(FloatVector.fromArray(F, xp, p + 64), lo0.mul(FloatVector.fromArray(F, xp, p + 0))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 192), hi0.mul(FloatVector.fromArray(F, xp, p + 128)))).fma(d, a0);
             a1 = lo1.fma(FloatVector.fromArray(F, xp, p + 72), lo0.mul(FloatVector.fromArray(F, xp, p + 8))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 200), hi0.mul(FloatVector.fromArray(F, xp, p + 136)))).fma(d, a1);
@@ -195,12 +195,12 @@ final class PanamaQ4 {
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
         for (int i = 0; i < nb; i++) {
             long b = off + (long) i * 18;
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.B2I, I, 0);
-            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.B2I, I, 0);
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
             FloatVector lo0 = (FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
-            FloatVector hi0 = (FloatVector) q0.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+            FloatVector hi0 = (FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector lo1 = (FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
-            FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+            FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
             // each row runs dotQ4_0's exact sequence: s0 over elements 0-15, s1 over 16-31, then one scaled FMA
             int r = xOff + i * QK;
