@@ -90,9 +90,6 @@ class KernelEquivalenceTest {
     @ParameterizedTest
     @org.junit.jupiter.params.provider.EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
     void smallBatchesGiveEachRowItsSingleRowResultBitForBit(GgmlType type) {
-        // Q4_0's multi-row dots exist at 256 bits only; at 128 and 512 its small batches take the GEMM
-        org.junit.jupiter.api.Assumptions.assumeTrue(type == GgmlType.Q8_0 || impl.name().equals("panama-256") || impl.name().equals("scalar"),
-                "Q4_0 decode batches are batch-invariant at 256 bits");
         var rnd = new SplittableRandom(4242);
         // 37 rows: two full tiles of the packed eight-row dot and a partial one; computed in two row ranges
         // (as two threads would), the second starting inside a tile

@@ -59,7 +59,9 @@ final class PanamaQ4 {
 
         @Override
         int minGemmBatch() {
-            return L == 8 ? Q4_0_MIN_GEMM_BATCH : super.minGemmBatch();
+            // at 128 and 512 bits small batches take four one-row dots per group (BlockKernel's default dot4):
+            // no shared unpacking, but every row's result is its one-row result, as at 256 bits
+            return Q4_0_MIN_GEMM_BATCH;
         }
 
         @Override
