@@ -17,6 +17,26 @@ import java.util.SplittableRandom;
  * Usage: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar io.kvserve.bench.jmh.MatmulProbe TYPE ROWSxCOLS BATCH [vector|scalar] [seconds]}
  */
 public final class MatmulProbe {
+    /**
+     * The weights copied into a temporary file mapped read-only in a shared arena, as a model's are ({@code -Dprobe.mapped=true}):
+     * C2 treats slices of a mapped segment differently from native ones (it did not scalar-replace them in
+     * the model), so a kernel tuned on native memory alone can mislead.
+     */
+    static MemorySegment mapped(MemorySegment w, Arena arena) {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("kvserve-probe", ".bin");
+            f.toFile().deleteOnExit();
+            try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                MemorySegment m = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, w.byteSize(), arena);
+                MemorySegment.copy(w, 0, m, 0, w.byteSize());
+                // read-only in a shared arena, as GgufFile maps a model
+                return ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, w.byteSize(), Arena.ofShared());
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     public static void main(String[] args) {
         GgmlType t = GgmlType.valueOf(args[0]);
         String[] rc = args[1].split("x");
@@ -35,6 +55,7 @@ public final class MatmulProbe {
                 Kernels.quantizeRow(t, row, 0, w, r * rowBytes, cols);
             }
             for (int c = 1; c < copies; c++) MemorySegment.copy(w, 0, w, c * matrixBytes, matrixBytes);
+            if (Boolean.getBoolean("probe.mapped")) w = mapped(w, arena);
             float[] x = new float[batch * cols], out = new float[batch * rows];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             // warm the JIT on a 16-row slice first: interpreted Vector API code takes seconds per full call

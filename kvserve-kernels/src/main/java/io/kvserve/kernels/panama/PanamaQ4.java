@@ -90,19 +90,18 @@ final class PanamaQ4 {
         int nb = n / QK;
         FloatVector acc = FloatVector.zero(F);
         if (L == 8) {
-            // addressing as in PanamaQ8.dot: a slice of the row, a long block offset, a running x index,
-            // so that C2 keeps the addresses in registers
-            MemorySegment row = w.asSlice(off, (long) nb * 18);
+            // addressing as in PanamaQ8.dot: a long block offset from 0 and a running x index, so that C2
+            // keeps the addresses in registers
             long end = (long) nb * 18;
             int xo = xOff;
             for (long b = 0; b < end; b += 18, xo += QK) {
-                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, row, b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, off + b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, off + b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 FloatVector s0 = ((FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo));
                 FloatVector s1 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + HALF));
                 s0 = ((FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 8), s0);
                 s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s1);
-                acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(row.get(I16, b))), acc);
+                acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, off + b))), acc);
             }
             {
                 FloatVector t = acc;
