@@ -99,7 +99,7 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /** Chunks per thread of a balanced region: enough to even out, few enough that claiming stays free. */
-    static final int CHUNKS_PER_THREAD = 4;
+    static final int CHUNKS_PER_THREAD = Math.max(1, Integer.getInteger("kvserve.pool.chunksPerThread", 4));
 
     private void run(int n, int grain, long work, RangeTask task, int chunksPerThread) {
         if (n <= 0) return;

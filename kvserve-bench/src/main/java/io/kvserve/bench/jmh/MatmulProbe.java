@@ -37,6 +37,28 @@ public final class MatmulProbe {
         }
     }
 
+    /**
+     * Runs the matmul of other weight types first ({@code -Dprobe.poly=true}), so that the kernel call sites
+     * see several formats, on native memory; with {@code -Dprobe.polySameType=true} only the measured format
+     * (on native memory, before measuring it on mapped memory with {@code -Dprobe.mapped=true}): the
+     * Vector API's segment intrinsics then see two segment classes (see docs/KERNELS.md).
+     */
+    static void warmOtherTypes(GgmlType measured, int cols, int batch) {
+        boolean sameTypeOnly = Boolean.getBoolean("probe.polySameType");
+        for (GgmlType o : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+            if (sameTypeOnly ? o != measured : o == measured) continue;
+            try (Arena a = Arena.ofConfined()) {
+                int rows = 64;
+                long rb = o.bytesFor(cols);
+                MemorySegment w = a.allocate(rb * rows, 64);
+                float[] row = new float[cols];
+                for (int r = 0; r < rows; r++) Kernels.quantizeRow(o, row, 0, w, r * rb, cols);
+                float[] x = new float[batch * cols], out = new float[batch * rows];
+                for (long until = System.nanoTime() + 1_500_000_000L; System.nanoTime() < until; ) Kernels.matmul(o, w, 0, cols, x, batch, out, rows, 0, rows);
+            }
+        }
+    }
+
     public static void main(String[] args) {
         GgmlType t = GgmlType.valueOf(args[0]);
         String[] rc = args[1].split("x");
@@ -58,6 +80,7 @@ public final class MatmulProbe {
             if (Boolean.getBoolean("probe.mapped")) w = mapped(w, arena);
             float[] x = new float[batch * cols], out = new float[batch * rows];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            if (Boolean.getBoolean("probe.poly")) warmOtherTypes(t, cols, batch);
             // warm the JIT on a 16-row slice first: interpreted Vector API code takes seconds per full call
             for (long until = System.nanoTime() + Long.getLong("probe.warmMillis", 8000) * 1_000_000L; System.nanoTime() < until; ) {
                 k.matmul(t, w, 0, cols, x, batch, out, rows, 0, Math.min(rows, 16));
