@@ -97,11 +97,12 @@ final class PanamaQ4 {
             for (long b = 0; b < end; b += 18, xo += QK) {
                 IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, off + b + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, off + b + 10, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-                FloatVector s0 = ((FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo));
-                FloatVector s1 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo + HALF));
-                s0 = ((FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 8), s0);
-                s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s1);
-                acc = s0.add(s1).fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, off + b))), acc);
+                // one product chain over elements 0-7, 8-15, 16-23, 24-31 (two chains joined by an add cost one more op)
+                FloatVector s = ((FloatVector) q0.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xo));
+                s = ((FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + 8), s);
+                s = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF), s);
+                s = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xo + HALF + 8), s);
+                acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, off + b))), acc);
             }
             {
                 FloatVector t = acc;
@@ -170,14 +171,14 @@ final class PanamaQ4 {
             FloatVector lo1 = (FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
-            a0 = lo1.fma(FloatVector.fromArray(F, xp, p + 64), lo0.mul(FloatVector.fromArray(F, xp, p + 0))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 192), hi0.mul(FloatVector.fromArray(F, xp, p + 128)))).fma(d, a0);
-            a1 = lo1.fma(FloatVector.fromArray(F, xp, p + 72), lo0.mul(FloatVector.fromArray(F, xp, p + 8))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 200), hi0.mul(FloatVector.fromArray(F, xp, p + 136)))).fma(d, a1);
-            a2 = lo1.fma(FloatVector.fromArray(F, xp, p + 80), lo0.mul(FloatVector.fromArray(F, xp, p + 16))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 208), hi0.mul(FloatVector.fromArray(F, xp, p + 144)))).fma(d, a2);
-            a3 = lo1.fma(FloatVector.fromArray(F, xp, p + 88), lo0.mul(FloatVector.fromArray(F, xp, p + 24))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 216), hi0.mul(FloatVector.fromArray(F, xp, p + 152)))).fma(d, a3);
-            a4 = lo1.fma(FloatVector.fromArray(F, xp, p + 96), lo0.mul(FloatVector.fromArray(F, xp, p + 32))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 224), hi0.mul(FloatVector.fromArray(F, xp, p + 160)))).fma(d, a4);
-            a5 = lo1.fma(FloatVector.fromArray(F, xp, p + 104), lo0.mul(FloatVector.fromArray(F, xp, p + 40))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 232), hi0.mul(FloatVector.fromArray(F, xp, p + 168)))).fma(d, a5);
-            a6 = lo1.fma(FloatVector.fromArray(F, xp, p + 112), lo0.mul(FloatVector.fromArray(F, xp, p + 48))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 240), hi0.mul(FloatVector.fromArray(F, xp, p + 176)))).fma(d, a6);
-            a7 = lo1.fma(FloatVector.fromArray(F, xp, p + 120), lo0.mul(FloatVector.fromArray(F, xp, p + 56))).add(hi1.fma(FloatVector.fromArray(F, xp, p + 248), hi0.mul(FloatVector.fromArray(F, xp, p + 184)))).fma(d, a7);
+            a0 = hi1.fma(FloatVector.fromArray(F, xp, p + 192), hi0.fma(FloatVector.fromArray(F, xp, p + 128), lo1.fma(FloatVector.fromArray(F, xp, p + 64), lo0.mul(FloatVector.fromArray(F, xp, p + 0))))).fma(d, a0);
+            a1 = hi1.fma(FloatVector.fromArray(F, xp, p + 200), hi0.fma(FloatVector.fromArray(F, xp, p + 136), lo1.fma(FloatVector.fromArray(F, xp, p + 72), lo0.mul(FloatVector.fromArray(F, xp, p + 8))))).fma(d, a1);
+            a2 = hi1.fma(FloatVector.fromArray(F, xp, p + 208), hi0.fma(FloatVector.fromArray(F, xp, p + 144), lo1.fma(FloatVector.fromArray(F, xp, p + 80), lo0.mul(FloatVector.fromArray(F, xp, p + 16))))).fma(d, a2);
+            a3 = hi1.fma(FloatVector.fromArray(F, xp, p + 216), hi0.fma(FloatVector.fromArray(F, xp, p + 152), lo1.fma(FloatVector.fromArray(F, xp, p + 88), lo0.mul(FloatVector.fromArray(F, xp, p + 24))))).fma(d, a3);
+            a4 = hi1.fma(FloatVector.fromArray(F, xp, p + 224), hi0.fma(FloatVector.fromArray(F, xp, p + 160), lo1.fma(FloatVector.fromArray(F, xp, p + 96), lo0.mul(FloatVector.fromArray(F, xp, p + 32))))).fma(d, a4);
+            a5 = hi1.fma(FloatVector.fromArray(F, xp, p + 232), hi0.fma(FloatVector.fromArray(F, xp, p + 168), lo1.fma(FloatVector.fromArray(F, xp, p + 104), lo0.mul(FloatVector.fromArray(F, xp, p + 40))))).fma(d, a5);
+            a6 = hi1.fma(FloatVector.fromArray(F, xp, p + 240), hi0.fma(FloatVector.fromArray(F, xp, p + 176), lo1.fma(FloatVector.fromArray(F, xp, p + 112), lo0.mul(FloatVector.fromArray(F, xp, p + 48))))).fma(d, a6);
+            a7 = hi1.fma(FloatVector.fromArray(F, xp, p + 248), hi0.fma(FloatVector.fromArray(F, xp, p + 184), lo1.fma(FloatVector.fromArray(F, xp, p + 120), lo0.mul(FloatVector.fromArray(F, xp, p + 56))))).fma(d, a7);
         }
         out[outOff] = (((a0.lane(0) + a0.lane(4)) + (a0.lane(2) + a0.lane(6))) + ((a0.lane(1) + a0.lane(5)) + (a0.lane(3) + a0.lane(7))));
         out[outOff + outStride] = (((a1.lane(0) + a1.lane(4)) + (a1.lane(2) + a1.lane(6))) + ((a1.lane(1) + a1.lane(5)) + (a1.lane(3) + a1.lane(7))));
@@ -203,15 +204,15 @@ final class PanamaQ4 {
             FloatVector lo1 = (FloatVector) q1.and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector hi1 = (FloatVector) q1.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0);
             FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(w.get(I16, b)));
-            // each row runs dotQ4_0's exact sequence: s0 over elements 0-15, s1 over 16-31, then one scaled FMA
+            // each row runs dotQ4_0's exact sequence: one product chain over elements 0-31, then one scaled FMA
             int r = xOff + i * QK;
-            a0 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a0);
+            a0 = hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.fma(FloatVector.fromArray(F, x, r + HALF), lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a0);
             r += xStride;
-            a1 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a1);
+            a1 = hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.fma(FloatVector.fromArray(F, x, r + HALF), lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a1);
             r += xStride;
-            a2 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a2);
+            a2 = hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.fma(FloatVector.fromArray(F, x, r + HALF), lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a2);
             r += xStride;
-            a3 = lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))).add(hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.mul(FloatVector.fromArray(F, x, r + HALF)))).fma(d, a3);
+            a3 = hi1.fma(FloatVector.fromArray(F, x, r + HALF + 8), hi0.fma(FloatVector.fromArray(F, x, r + HALF), lo1.fma(FloatVector.fromArray(F, x, r + 8), lo0.mul(FloatVector.fromArray(F, x, r))))).fma(d, a3);
         }
         out[outOff] = (((a0.lane(0) + a0.lane(4)) + (a0.lane(2) + a0.lane(6))) + ((a0.lane(1) + a0.lane(5)) + (a0.lane(3) + a0.lane(7))));
         out[outOff + outStride] = (((a1.lane(0) + a1.lane(4)) + (a1.lane(2) + a1.lane(6))) + ((a1.lane(1) + a1.lane(5)) + (a1.lane(3) + a1.lane(7))));
