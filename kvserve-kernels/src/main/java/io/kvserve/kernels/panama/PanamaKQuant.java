@@ -8,6 +8,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -66,6 +67,10 @@ public final class PanamaKQuant {
         static final IntVector BYTE_SHIFTS = IntVector.fromArray(I, new int[]{0, 8, 16, 24, 0, 8, 16, 24}, 0);
         /** Shift that brings byte (lane & 3) of an int to the top, for sign extension (8 lanes). */
         static final IntVector BYTE_TOP = IntVector.fromArray(I, new int[]{24, 16, 8, 0, 24, 16, 8, 0}, 0);
+        /** Lane rotations of the fixed-order lane sum (see VectorShapes.laneSum): by 4 (8 lanes only), 2 and 1. */
+        static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(F, 4 % L, 1, true);
+        static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(F, 2, 1, true);
+        static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(F, 1, 1, true);
     }
 
     /** Reads {@code kvserve.vector.bits} like VectorShapes does (missing or invalid: the preferred width). */
@@ -96,8 +101,18 @@ public final class PanamaKQuant {
     static final int MR = 4;
     /** Activation rows per register tile. */
     static final int NB = 3;
+    /**
+     * Whether decode batches give every activation row exactly its one-row result
+     * ({@code -Dkvserve.kquant.batchInvariant=true}; default false). The four-row kernels and the GEMM sum in
+     * another order than the one-row kernel, so the last bits of a stream's logits depend on its batch (its
+     * greedy tokens only at near-ties). Invariant batches run each row through the one-row kernel and start
+     * the GEMM at 32 rows, as Q8_0 and Q4_0 do, but a K-quant row then re-reads its weights for every
+     * stream instead of unpacking them once for four: `MatmulProbe Q4_K 2048x2048 8` 2.4 -> 7.0-7.3 ms, too
+     * much to be the default for the files most users serve (Q4_K_M).
+     */
+    static final boolean BATCH_INVARIANT = Boolean.getBoolean("kvserve.kquant.batchInvariant");
     /** From this batch on, decode-once-to-scratch beats the fused kernels (measured crossover 8 to 16 on Zen3). */
-    static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.kquant.minGemmBatch", 8);
+    static final int MIN_GEMM_BATCH = Integer.getInteger("kvserve.kquant.minGemmBatch", BATCH_INVARIANT ? 32 : 8);
     /** Activation floats per column chunk (batch * kc), sized for L2. */
     private static final int X_CHUNK_FLOATS = 64 * 1024;
 
@@ -163,7 +178,8 @@ public final class PanamaKQuant {
         long rowBytes = type.bytesFor(cols);
         int nsb = cols / QK_K;
         for (int b0 = 0; b0 < batch; ) {
-            int nb = batch - b0 == 1 ? 1 : Math.min(RB, batch - b0);   // a lone row takes the 1-row kernel
+            // a lone row takes the 1-row kernel, and so does every row of a batch-invariant batch
+            int nb = BATCH_INVARIANT || batch - b0 == 1 ? 1 : Math.min(RB, batch - b0);
             for (int i = 0; i < (nb == 1 ? 1 : RB); i++) {
                 if (i < nb) {
                     int xo = (b0 + i) * cols;
@@ -231,7 +247,13 @@ public final class PanamaKQuant {
             sv.mul(d).intoArray(sd, 0);
             FloatVector dm = mv.mul(dmin);
             dm.intoArray(sd, 8);
-            return dm.mul(FloatVector.fromArray(F, xs32, g)).reduceLanes(VectorOperators.ADD);
+            FloatVector t = dm.mul(FloatVector.fromArray(F, xs32, g));
+            // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
+            // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
+            if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD);
+            if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
+            t = t.add(t.rearrange(KShapes.ROT2));
+            return t.add(t.rearrange(KShapes.ROT1)).lane(0);
         }
         float m = 0;
         for (int j = 0; j < 8; j++) {
@@ -262,7 +284,13 @@ public final class PanamaKQuant {
                 sv.intoArray(sd, 8 * k);
                 bias = sv.fma(FloatVector.fromArray(F, xs16, g + 8 * k), bias);
             }
-            return bias.reduceLanes(VectorOperators.ADD);
+            FloatVector t = bias;
+            // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
+            // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
+            if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD);
+            if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
+            t = t.add(t.rearrange(KShapes.ROT2));
+            return t.add(t.rearrange(KShapes.ROT1)).lane(0);
         }
         float sum = 0;
         for (int i = 0; i < 16; i++) {
@@ -302,7 +330,13 @@ public final class PanamaKQuant {
                 acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        FloatVector t = acc;
+        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
+        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
+        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - minSum;
+        if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
+        t = t.add(t.rearrange(KShapes.ROT2));
+        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - minSum;
     }
 
     /** Q5_K values of sub-block j: its Q4_K nibble plus bit j of each qh byte as 16. */
@@ -328,7 +362,13 @@ public final class PanamaKQuant {
                 acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        FloatVector t = acc;
+        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
+        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
+        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - minSum;
+        if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
+        t = t.add(t.rearrange(KShapes.ROT2));
+        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - minSum;
     }
 
     /**
@@ -364,7 +404,13 @@ public final class PanamaKQuant {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - 32 * bias;
+        FloatVector t = acc;
+        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
+        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
+        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - 32 * bias;
+        if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
+        t = t.add(t.rearrange(KShapes.ROT2));
+        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - 32 * bias;
     }
 
     /**
