@@ -67,7 +67,7 @@ public final class PanamaKQuant {
         static final IntVector BYTE_SHIFTS = IntVector.fromArray(I, new int[]{0, 8, 16, 24, 0, 8, 16, 24}, 0);
         /** Shift that brings byte (lane & 3) of an int to the top, for sign extension (8 lanes). */
         static final IntVector BYTE_TOP = IntVector.fromArray(I, new int[]{24, 16, 8, 0, 24, 16, 8, 0}, 0);
-        /** Lane rotations of the fixed-order lane sum (see VectorShapes.laneSum): by 4 (8 lanes only), 2 and 1. */
+        /** Lane rotations of the fixed-order lane sum (see VectorShapes.ROT1): by 4 (8 lanes only), 2 and 1. */
         static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(F, 4 % L, 1, true);
         static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(F, 2, 1, true);
         static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(F, 1, 1, true);

@@ -59,7 +59,7 @@ public final class PanamaKernels implements KernelSupport {
 
     @Override
     public int packedRows(GgmlType type, int batch) {
-        BlockKernel k = type == GgmlType.Q8_0 || type == GgmlType.Q4_0 ? kernelFor(type) : null;
+        BlockKernel k = kernelFor(type);
         return k != null && k.hasPackedDot8() && batch < k.minGemmBatch() ? batch / 8 * 8 : 0;
     }
 
@@ -70,9 +70,8 @@ public final class PanamaKernels implements KernelSupport {
 
     @Override
     public void matmul(GgmlType type, MemorySegment w, long wOff, int cols, float[] x, float[] xPacked, int batch, float[] out, int outStride, int row0, int row1) {
-        BlockKernel k = xPacked != null && packedRows(type, batch) > 0 ? kernelFor(type) : null;
-        if (k == null) matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
-        else PanamaMatmul.matmul(k, w, wOff, cols, x, xPacked, batch, out, outStride, row0, row1);
+        if (xPacked == null || packedRows(type, batch) == 0) matmul(type, w, wOff, cols, x, batch, out, outStride, row0, row1);
+        else PanamaMatmul.matmul(kernelFor(type), w, wOff, cols, x, xPacked, batch, out, outStride, row0, row1);
     }
 
     @Override

@@ -30,26 +30,18 @@ final class VectorShapes {
     /** Float vectors per byte vector of {@link #B}: 2 at 128 bits, 1 from 256 bits on. */
     static final int B_PARTS = B.length() / L;
 
+    /**
+     * Lane rotations by L/2, L/4, ..., 1 (ROT8 only at 16 lanes, ROT4 from 8 lanes on) for summing a vector's
+     * lanes in one fixed order: rotate, add, and so on, then lane 0. Kernels whose results must be
+     * bit-identical to each other sum this way rather than with {@code reduceLanes(ADD)}: C2 sums a float
+     * reduction as a tree while the interpreter and C1 sum lanes in sequence, so two kernels running at
+     * different tiers (a cold one-row dot, a hot eight-row dot) rounded differently. The kernels write the
+     * tree out inline: C2 would not inline a helper for it into them, and a vector passed to a call is boxed.
+     */
     static final VectorShuffle<Float> ROT8 = VectorShuffle.iota(F, 8 % L, 1, true);
     static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(F, 4 % L, 1, true);
     static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(F, 2, 1, true);
     static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(F, 1, 1, true);
-
-    /**
-     * The sum of {@code v}'s lanes in one fixed order (a halving tree of lanewise adds: rotate by L/2, add,
-     * rotate by L/4, add, ...). Kernels whose results must be bit-identical to each other sum this way rather
-     * than with {@code reduceLanes(ADD)}: C2 sums a float reduction as a tree while the interpreter and C1
-     * sum lanes in sequence, so two kernels running at different tiers (a cold one-row dot, a hot eight-row
-     * dot) rounded differently. The hot kernels write the same tree out inline (C2 declines to inline this
-     * 70-byte method into them, and a vector passed to a call is boxed); this is the reference and the cold path.
-     */
-    static float laneSum(FloatVector v) {
-        if (L == 16) v = v.add(v.rearrange(ROT8));
-        if (L >= 8) v = v.add(v.rearrange(ROT4));
-        v = v.add(v.rearrange(ROT2));
-        v = v.add(v.rearrange(ROT1));
-        return v.lane(0);
-    }
 
     static int chooseBits(String prop) {
         int preferred = FloatVector.SPECIES_PREFERRED.vectorBitSize();
