@@ -62,6 +62,11 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--rounds", paramLabel = "N", description = "requests each client sends one after another (default: 1; 2 at concurrency 1)")
     int rounds = 1;
 
+    @Option(names = "--repeat", paramLabel = "N",
+            description = {"run the whole sequence of levels N times, one after another, and report each level over all N (default: 1):",
+                    "on a machine whose speed drifts, every level then sees the same drift, and speedup_vs1_runs shows the spread"})
+    int repeat = 1;
+
     @Option(names = "--request-kv-press", paramLabel = "SPEC",
             description = {"run every level once per SPEC, the requests carrying \"kv_press\": SPEC (repeatable; none for no press),",
                     "so that presses are compared in one run; without it requests name no press (the server's --kv-press applies)"})
@@ -73,12 +78,23 @@ public final class BenchServeCommand implements Callable<Integer> {
      * blocks included; run with {@code --prefix-cache-mib 0} to see the sequences alone), that over the
      * streams, the most engine pages reserved ({@code kv_pages_used_peak}) and the most sequences running
      * at once ({@code running_peak}: below the concurrency when KV pages ran short). {@code kv_press} is the
-     * server's default press ({@code none} when it has none).
+     * server's default press ({@code none} when it has none). With {@code --repeat N} a level's figures
+     * cover its N runs (tokens over summed wall time, percentiles over all samples, the largest peaks), and
+     * {@code speedup_vs1_runs} holds each run's ratio to the one-stream level of the same repetition.
      */
     public record Level(int concurrency, int requests, long generatedTokens, double wallS, double decodeTpsTotal, double decodeTpsPerStream,
                         double speedupVs1, double ttftP50Ms, double ttftP99Ms, double itlP50Ms, double itlP99Ms,
                         String kvPress, long kvBytesPeak, double kvBytesPerStreamPeak, int kvPagesUsedPeak, int runningPeak,
-                        double decodeTpsSteady, double steadySpeedupVs1) {}
+                        double decodeTpsSteady, double steadySpeedupVs1, int repeats, List<Double> speedupVs1Runs) {}
+
+    /** What the runs of one level (one press) have gathered so far. */
+    private static final class LevelRuns {
+        final List<Sample> samples = new ArrayList<>();
+        final List<Double> ratios = new ArrayList<>();
+        long tokens, kvBytes;
+        double wall;
+        int pages, running;
+    }
 
     /** The largest engine counters seen while a level runs. */
     private static final class KvPeaks implements AutoCloseable {
@@ -144,6 +160,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (maxTokens < 2) throw new IllegalArgumentException("--max-tokens must be >= 2, got " + maxTokens);
         if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
+        if (repeat < 1) throw new IllegalArgumentException("--repeat must be >= 1, got " + repeat);
         int maxLevel = Arrays.stream(levels).max().orElse(1);
         if (serving.maxRunning < maxLevel) serving.maxRunning = maxLevel;
         if (serving.maxBatchTokens < serving.maxRunning) serving.maxBatchTokens = serving.maxRunning;
@@ -162,36 +179,61 @@ public final class BenchServeCommand implements Callable<Integer> {
                 run(http, uri, key, Math.max(2, warmupTokens / 2), Math.min(4, maxLevel), 1);
                 run(http, uri, key, Math.max(2, warmupTokens / 4), maxLevel, 1);
             }
-            for (String press : presses) {
-                pressOfRequests = press;
-                double single = 0, singleSteady = 0;
-                for (int c : levels) {
-                    int perClient = c == 1 ? Math.max(2, rounds) : rounds;
-                    long t0 = System.nanoTime();
-                    List<Sample> samples;
-                    KvPeaks peaks = new KvPeaks(server);
-                    try (peaks) {
-                        samples = run(http, uri, key, maxTokens, c, perClient);
+            // runs[p][i]: press p, level i, gathered over the repetitions
+            LevelRuns[][] runs = new LevelRuns[presses.size()][levels.length];
+            for (int rep = 0; rep < repeat; rep++) {
+                for (int p = 0; p < presses.size(); p++) {
+                    String press = presses.get(p);
+                    pressOfRequests = press;
+                    double single = 0;
+                    for (int i = 0; i < levels.length; i++) {
+                        int c = levels[i];
+                        int perClient = c == 1 ? Math.max(2, rounds) : rounds;
+                        long t0 = System.nanoTime();
+                        List<Sample> samples;
+                        KvPeaks peaks = new KvPeaks(server);
+                        try (peaks) {
+                            samples = run(http, uri, key, maxTokens, c, perClient);
+                        }
+                        double wall = (System.nanoTime() - t0) / 1e9;
+                        long tokens = samples.stream().mapToLong(Sample::tokens).sum();
+                        double tps = tokens / wall;
+                        if (c == 1) single = tps;
+                        LevelRuns lr = runs[p][i] != null ? runs[p][i] : (runs[p][i] = new LevelRuns());
+                        lr.samples.addAll(samples);
+                        lr.tokens += tokens;
+                        lr.wall += wall;
+                        lr.kvBytes = Math.max(lr.kvBytes, peaks.bytes);
+                        lr.pages = Math.max(lr.pages, peaks.pages);
+                        lr.running = Math.max(lr.running, peaks.running);
+                        lr.ratios.add(single > 0 ? tps / single : Double.NaN);
+                        System.err.printf("kvserve bench serve: %s%sconcurrency %d: %.1f tok/s (decode phase %.1f tok/s)%n", repeat > 1 ? "run " + (rep + 1) + "/" + repeat + ", " : "",
+                                press != null ? "kv_press " + press + ", " : "", c, tps, steadyDecodeTps(samples));
                     }
-                    double wall = (System.nanoTime() - t0) / 1e9;
-                    long tokens = samples.stream().mapToLong(Sample::tokens).sum();
-                    double tps = tokens / wall;
-                    double steady = steadyDecodeTps(samples);
+                }
+            }
+            for (int p = 0; p < presses.size(); p++) {
+                String press = presses.get(p);
+                double single = 0, singleSteady = 0;
+                for (int i = 0; i < levels.length; i++) {
+                    int c = levels[i];
+                    LevelRuns lr = runs[p][i];
+                    double tps = lr.tokens / lr.wall;
+                    // samples are grouped by client slot, so the runs of one slot average rather than add up
+                    double steady = steadyDecodeTps(lr.samples);
                     if (c == 1) {
                         single = tps;
                         singleSteady = steady;
                     }
                     List<Double> ttft = new ArrayList<>(), itl = new ArrayList<>();
-                    for (Sample s : samples) {
-                        ttft.add(s.ttftMs());
-                        itl.addAll(s.itlMs());
+                    for (Sample smp : lr.samples) {
+                        ttft.add(smp.ttftMs());
+                        itl.addAll(smp.itlMs());
                     }
-                    Level l = new Level(c, samples.size(), tokens, wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
+                    results.add(new Level(c, lr.samples.size(), lr.tokens, lr.wall, tps, tps / c, single > 0 ? tps / single : Double.NaN,
                             pct(ttft, 50), pct(ttft, 99), pct(itl, 50), pct(itl, 99),
-                            press != null ? press : serving.kvPress != null ? serving.kvPress : "none", peaks.bytes, (double) peaks.bytes / c, peaks.pages,
-                            peaks.running, steady, singleSteady > 0 ? steady / singleSteady : Double.NaN);
-                    results.add(l);
-                    System.err.printf("kvserve bench serve: %sconcurrency %d: %.1f tok/s (decode phase %.1f tok/s)%n", press != null ? "kv_press " + press + ", " : "", c, tps, steady);
+                            press != null ? press : serving.kvPress != null ? serving.kvPress : "none", lr.kvBytes, (double) lr.kvBytes / c, lr.pages,
+                            lr.running, steady, singleSteady > 0 ? steady / singleSteady : Double.NaN, repeat, List.copyOf(lr.ratios)));
                 }
             }
             System.out.printf("%-32s %-36s %5s %12s %12s %8s %10s %10s %10s %10s %10s %8s %12s %10s %8s%n", "model", "kv press", "conc", "decode t/s", "per stream",

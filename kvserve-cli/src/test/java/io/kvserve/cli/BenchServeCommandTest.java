@@ -47,6 +47,36 @@ class BenchServeCommandTest {
         assertThat(Files.size(png)).isPositive();
     }
 
+    /** --repeat runs the level sequence again: each level counts the tokens of every run and keeps each run's ratio to one stream. */
+    @Test
+    void repeatedRunsAddUpPerLevelAndKeepEachRunsRatio() throws Exception {
+        Path model = TestAssets.require("models/stories260K.gguf");
+        Path json = dir.resolve("repeat.json");
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "1,2", "--max-tokens", "5", "--warmup-tokens", "4",
+                "--repeat", "3", "--json", json.toString());
+        assertThat(code).as(err.toString()).isZero();
+        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        assertThat(levels.size()).isEqualTo(2);
+        for (int i = 0; i < 2; i++) {
+            JsonNode l = levels.get(i);
+            assertThat(l.get("repeats").asInt()).isEqualTo(3);
+            // three runs of two requests (one stream sends two in a row, two streams one each)
+            assertThat(l.get("requests").asInt()).isEqualTo(6);
+            assertThat(l.get("generated_tokens").asLong()).isEqualTo(30L);
+            assertThat(l.get("speedup_vs1_runs").size()).isEqualTo(3);
+            double tps = l.get("decode_tps_total").asDouble();
+            assertThat(tps).isCloseTo(30 / l.get("wall_s").asDouble(), org.assertj.core.data.Offset.offset(1e-6));
+        }
+        for (JsonNode r : levels.get(0).get("speedup_vs1_runs")) assertThat(r.asDouble()).isEqualTo(1.0);
+        for (JsonNode r : levels.get(1).get("speedup_vs1_runs")) assertThat(r.asDouble()).isPositive();
+        assertThat(levels.get(1).get("speedup_vs1").asDouble())
+                .isCloseTo(levels.get(1).get("decode_tps_total").asDouble() / levels.get(0).get("decode_tps_total").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+        StringWriter bad = new StringWriter();
+        assertThat(run(bad, "bench", "serve", "--model", model.toString(), "--repeat", "0")).isNotZero();
+        assertThat(bad.toString()).contains("--repeat must be >= 1").doesNotContain("\tat ");
+    }
+
     /** A press spec the server refuses is the user's mistake: one line naming the problem, exit 1, no stack trace. */
     @Test
     void aRefusedRequestPressIsAClearError() {
