@@ -247,13 +247,7 @@ public final class PanamaKQuant {
             sv.mul(d).intoArray(sd, 0);
             FloatVector dm = mv.mul(dmin);
             dm.intoArray(sd, 8);
-            FloatVector t = dm.mul(FloatVector.fromArray(F, xs32, g));
-            // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
-            // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
-            if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD);
-            if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
-            t = t.add(t.rearrange(KShapes.ROT2));
-            return t.add(t.rearrange(KShapes.ROT1)).lane(0);
+            return laneSum(dm.mul(FloatVector.fromArray(F, xs32, g)));
         }
         float m = 0;
         for (int j = 0; j < 8; j++) {
@@ -284,13 +278,7 @@ public final class PanamaKQuant {
                 sv.intoArray(sd, 8 * k);
                 bias = sv.fma(FloatVector.fromArray(F, xs16, g + 8 * k), bias);
             }
-            FloatVector t = bias;
-            // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
-            // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
-            if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD);
-            if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
-            t = t.add(t.rearrange(KShapes.ROT2));
-            return t.add(t.rearrange(KShapes.ROT1)).lane(0);
+            return laneSum(bias);
         }
         float sum = 0;
         for (int i = 0; i < 16; i++) {
@@ -330,13 +318,19 @@ public final class PanamaKQuant {
                 acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
         }
-        FloatVector t = acc;
-        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
-        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
-        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - minSum;
+        return laneSum(acc) - minSum;
+    }
+
+    /**
+     * The lanes of {@code t} summed. Batch-invariant decode needs one lane order in every JIT tier
+     * ({@code reduceLanes} sums as a tree in C2 but in sequence in C1), so it rotates and adds; the rotations
+     * cost about 12% of a one-row Q4_K dot, so only then.
+     */
+    private static float laneSum(FloatVector t) {
+        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD);
         if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
         t = t.add(t.rearrange(KShapes.ROT2));
-        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - minSum;
+        return t.add(t.rearrange(KShapes.ROT1)).lane(0);
     }
 
     /** Q5_K values of sub-block j: its Q4_K nibble plus bit j of each qh byte as 16. */
@@ -362,13 +356,7 @@ public final class PanamaKQuant {
                 acc = t.fma(FloatVector.broadcast(F, sd[j]), acc);
             }
         }
-        FloatVector t = acc;
-        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
-        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
-        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - minSum;
-        if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
-        t = t.add(t.rearrange(KShapes.ROT2));
-        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - minSum;
+        return laneSum(acc) - minSum;
     }
 
     /**
@@ -404,13 +392,7 @@ public final class PanamaKQuant {
                 }
             }
         }
-        FloatVector t = acc;
-        // batch-invariant decode needs one lane order in every JIT tier (reduceLanes differs between
-        // C2 and C1); the rotations cost about 12% of a one-row Q4_K dot, so only then
-        if (!BATCH_INVARIANT) return t.reduceLanes(VectorOperators.ADD) - 32 * bias;
-        if (KShapes.L == 8) t = t.add(t.rearrange(KShapes.ROT4));
-        t = t.add(t.rearrange(KShapes.ROT2));
-        return t.add(t.rearrange(KShapes.ROT1)).lane(0) - 32 * bias;
+        return laneSum(acc) - 32 * bias;
     }
 
     /**
