@@ -181,6 +181,7 @@ public final class BenchServeCommand implements Callable<Integer> {
             }
             // runs[p][i]: press p, level i, gathered over the repetitions
             LevelRuns[][] runs = new LevelRuns[presses.size()][levels.length];
+            for (LevelRuns[] row : runs) Arrays.setAll(row, i -> new LevelRuns());
             for (int rep = 0; rep < repeat; rep++) {
                 for (int p = 0; p < presses.size(); p++) {
                     String press = presses.get(p);
@@ -199,7 +200,7 @@ public final class BenchServeCommand implements Callable<Integer> {
                         long tokens = samples.stream().mapToLong(Sample::tokens).sum();
                         double tps = tokens / wall;
                         if (c == 1) single = tps;
-                        LevelRuns lr = runs[p][i] != null ? runs[p][i] : (runs[p][i] = new LevelRuns());
+                        LevelRuns lr = runs[p][i];
                         lr.samples.addAll(samples);
                         lr.tokens += tokens;
                         lr.wall += wall;
