@@ -100,7 +100,7 @@ public final class KvMultiQueryEval {
                         for (int p = 0; p + 1 < len; p += fp.maxBatch()) {
                             int n = Math.min(fp.maxBatch(), len - 1 - p);
                             float[] logits = fp.forward(Batch.ofSequence(fork, cont, p, n, t + p, true), cache);
-                            for (int i = 0; i < n; i++) am[p + i + 1] = argmaxRow(logits, i * vocab, vocab);
+                            for (int i = 0; i < n; i++) am[p + i + 1] = io.kvserve.model.sampling.Sampler.argmax(logits, i * vocab, vocab);
                         }
                     } finally {
                         cache.release(fork);
@@ -111,11 +111,5 @@ public final class KvMultiQueryEval {
             r.add(perQuery);
         }
         return r;
-    }
-
-    private static int argmaxRow(float[] a, int off, int n) {
-        int b = 0;
-        for (int i = 1; i < n; i++) if (a[off + i] > a[off + b]) b = i;
-        return b;
     }
 }

@@ -210,11 +210,16 @@ public final class Sampler implements TokenChooser {
 
     /** Index of the largest value; ties go to the lowest index. */
     static int argmax(float[] v, int n) {
+        return argmax(v, 0, n);
+    }
+
+    /** Index, within {@code [off, off + n)} and counted from {@code off}, of the largest value; ties go to the lowest index. */
+    public static int argmax(float[] v, int off, int n) {
         int best = 0;
-        float bv = v[0];
+        float bv = v[off];
         for (int i = 1; i < n; i++) {
-            if (v[i] > bv) {
-                bv = v[i];
+            if (v[off + i] > bv) {
+                bv = v[off + i];
                 best = i;
             }
         }
