@@ -27,16 +27,30 @@ public final class DecodeScalingProbe {
     private static final boolean ONLY_BATCH = Boolean.getBoolean("probe.onlyBatch");
 
     public static void main(String[] args) throws Exception {
-        if (args.length < 1) {
-            System.err.println("usage: DecodeScalingProbe MODEL.gguf [threads] [seconds] [batch] [prompt tokens] [decode steps]");
+        String usage = "usage: DecodeScalingProbe MODEL.gguf [threads] [seconds] [batch] [prompt tokens] [decode steps]";
+        int threads, b, context, span;
+        double seconds;
+        try {
+            if (args.length < 1) throw new IllegalArgumentException("no model given");
+            threads = args.length > 1 ? Integer.parseInt(args[1]) : Runtime.getRuntime().availableProcessors();
+            seconds = args.length > 2 ? Double.parseDouble(args[2]) : 20;
+            b = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+            context = args.length > 4 ? Integer.parseInt(args[4]) : 24;
+            span = args.length > 5 ? Integer.parseInt(args[5]) : 64;
+            if (threads < 1 || b < 1 || context < 1 || span < 1 || !(seconds > 0)) throw new IllegalArgumentException("every number must be positive");
+        } catch (IllegalArgumentException e) {
+            System.err.println((e instanceof NumberFormatException ? "not a number: " : "") + e.getMessage() + "\n" + usage);
             System.exit(2);
+            return;
         }
-        Model model = Model.load(Path.of(args[0]), null);
-        int threads = args.length > 1 ? Integer.parseInt(args[1]) : Runtime.getRuntime().availableProcessors();
-        double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 20;
-        int b = args.length > 3 ? Integer.parseInt(args[3]) : 8;
-        int context = args.length > 4 ? Integer.parseInt(args[4]) : 24;
-        int span = args.length > 5 ? Integer.parseInt(args[5]) : 64;
+        Model model;
+        try {
+            model = Model.load(Path.of(args[0]), null);
+        } catch (java.io.IOException | RuntimeException e) {
+            System.err.println("DecodeScalingProbe: cannot load " + args[0] + ": " + e.getMessage());
+            System.exit(2);
+            return;
+        }
         int ctx = Math.min(model.config().contextLength(), context + span + 1);
         WorkerPool pool = new WorkerPool(threads);
         ForwardPass pass = model.newForwardPass(Math.max(b, 64), pool);
