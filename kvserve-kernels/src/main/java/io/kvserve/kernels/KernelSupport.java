@@ -88,13 +88,13 @@ public interface KernelSupport {
     }
 
     /** Scores of one query against a KIVI key group, see {@link KvFormats#keyGroupScores}. */
-    default void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+    default void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff, float scale,
                                float[] out, int outOff, int count) {
-        KvFormats.keyGroupScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+        KvFormats.keyGroupScores(s, off, n, g, bits, meta, q, qOff, scale, out, outOff, count);
     }
 
     /** Decodes one KIVI value row, see {@link KvFormats#decodeValue}. */
-    default void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
-        KvFormats.decodeValue(s, off, n, bits, y, yOff);
+    default void kiviDecodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
+        KvFormats.decodeValue(s, off, n, bits, meta, y, yOff);
     }
 }

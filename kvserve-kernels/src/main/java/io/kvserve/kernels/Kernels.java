@@ -151,23 +151,35 @@ public final class Kernels {
         IMPL.kvDecodeRow(fmt, s, off, y, yOff, n);
     }
 
-    /** Attention scores of one query against the first {@code count} tokens of a KIVI key group (fused dequantisation). */
-    public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+    /**
+     * Attention scores of one query against the first {@code count} tokens of a KIVI key group (fused
+     * dequantisation); {@code meta} is the bytes of each scale and minimum ({@code KvFormats.META_F16} or {@code META_Q8}).
+     */
+    public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff, float scale,
                                      float[] out, int outOff, int count) {
         if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
         if (count < 0 || count > g || g % (8 / bits) != 0) throw new IllegalArgumentException("count " + count + " / group " + g);
-        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.keyGroupBytes(n, g, bits), s.byteSize());
+        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.keyGroupBytes(n, g, bits, meta), s.byteSize());
         Objects.checkFromIndexSize(qOff, n, q.length);
         Objects.checkFromIndexSize(outOff, count, out.length);
-        IMPL.kiviKeyScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+        IMPL.kiviKeyScores(s, off, n, g, bits, meta, q, qOff, scale, out, outOff, count);
     }
 
-    /** Decodes one KIVI value row of {@code n} channels. */
-    public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+    public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+                                     float[] out, int outOff, int count) {
+        kiviKeyScores(s, off, n, g, bits, io.kvserve.kernels.kv.KvFormats.META_F16, q, qOff, scale, out, outOff, count);
+    }
+
+    /** Decodes one KIVI value row of {@code n} channels ({@code meta}: bytes of each scale and minimum). */
+    public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
         if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
-        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.valueRowBytes(n, bits), s.byteSize());
+        Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.valueRowBytes(n, bits, meta), s.byteSize());
         Objects.checkFromIndexSize(yOff, n, y.length);
-        IMPL.kiviDecodeValue(s, off, n, bits, y, yOff);
+        IMPL.kiviDecodeValue(s, off, n, bits, meta, y, yOff);
+    }
+
+    public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+        kiviDecodeValue(s, off, n, bits, io.kvserve.kernels.kv.KvFormats.META_F16, y, yOff);
     }
 
     /** {@code x[i] = x[i] / rms(x) * weight[i]} over {@code n} elements starting at {@code off}, written to out. */

@@ -1,5 +1,7 @@
 package io.kvserve.kvcache;
 
+import io.kvserve.kernels.kv.KvFormats;
+
 /**
  * An element type with its parameters, as written on the command line: {@code f16}, {@code q8_0},
  * {@code kivi2}, {@code kivi4:residual=32}, {@code kivi2:residual=0,group=layer,vresidual=0}.
@@ -17,8 +19,14 @@ package io.kvserve.kvcache;
  *                    when it is appended, and only keys wait in F16 for their group of {@link #KIVI_GROUP}
  *                    tokens. KIVI keeps its last R values in F16 for accuracy, not because the per-token
  *                    value quantiser needs company; this is its value path with a value window of 0.
+ * @param metaBytes   KIVI only ({@code meta=f16}, the default, or {@code meta=q8}): bytes of each scale and
+ *                    minimum, {@link KvFormats#META_F16} (KIVI's) or {@link KvFormats#META_Q8} (the scale as an
+ *                    8-bit float rounded up, the minimum as an 8-bit zero point in fractions of it rounded down,
+ *                    so that nothing is clipped). For small groups the F16
+ *                    metadata is as large as the 2-bit codes: a layer-grouped KIVI-2 token of stories260K
+ *                    stores 80 code bytes and 40 of scales and minimums; {@code q8} makes that 20.
  */
-public record KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival) {
+public record KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival, int metaBytes) {
     /** Tokens per KIVI quantisation group (keys per channel over a group, values per token). */
     public static final int KIVI_GROUP = 32;
     public static final int DEFAULT_RESIDUAL = 128;
@@ -28,6 +36,14 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
         if (residual < 0) throw new IllegalArgumentException("KIVI residual must be >= 0 tokens, got " + residual);
         if (layerGroups && !type.isKivi()) throw new IllegalArgumentException("group=layer is a KIVI layout; " + type.cliName() + " has no value groups");
         if (valuesOnArrival && !type.isKivi()) throw new IllegalArgumentException("vresidual=0 is a KIVI option; " + type.cliName() + " has no residual");
+        if (metaBytes != KvFormats.META_F16 && metaBytes != KvFormats.META_Q8) {
+            throw new IllegalArgumentException("KIVI metadata is 2 bytes (f16) or 1 byte (e5m2), got " + metaBytes);
+        }
+        if (metaBytes != KvFormats.META_F16 && !type.isKivi()) throw new IllegalArgumentException("meta=q8 is a KIVI option; " + type.cliName() + " has no scale and minimum per group");
+    }
+
+    public KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival) {
+        this(type, residual, layerGroups, valuesOnArrival, KvFormats.META_F16);
     }
 
     public KvStorage(KvElementType type, int residual, boolean layerGroups) {
@@ -45,27 +61,35 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
 
     /** The same type with per-head groups. */
     public KvStorage withHeadGroups() {
-        return new KvStorage(type, residual, false, valuesOnArrival);
+        return new KvStorage(type, residual, false, valuesOnArrival, metaBytes);
     }
 
-    /** Parses {@code type[:residual=N][,group=head|layer][,vresidual=0]}. */
+    /** Parses {@code type[:residual=N][,group=head|layer][,vresidual=0][,meta=f16|q8]}. */
     public static KvStorage parse(String spec) {
         String s = spec.trim();
         int colon = s.indexOf(':');
         KvElementType t = KvElementType.parse(colon < 0 ? s : s.substring(0, colon));
         int residual = DEFAULT_RESIDUAL;
         boolean layerGroups = false, valuesOnArrival = false;
+        int meta = KvFormats.META_F16;
         if (colon >= 0) {
             for (String kv : s.substring(colon + 1).split(",")) {
                 String[] p = kv.split("=", 2);
                 String key = p[0].trim();
-                if (p.length != 2 || !t.isKivi() || !key.equals("residual") && !key.equals("group") && !key.equals("vresidual")) {
+                if (p.length != 2 || !t.isKivi() || !key.equals("residual") && !key.equals("group") && !key.equals("vresidual") && !key.equals("meta")) {
                     throw new IllegalArgumentException("bad KV element type parameter '" + kv + "' in '" + spec
                             + "': only the KIVI types take parameters, residual=N (tokens kept in full precision, default 128),"
                             + " group=head|layer (value groups within a KV head, the default, or across the KV heads of a layer)"
-                            + " and vresidual=0 (values quantised on arrival)");
+                            + ", vresidual=0 (values quantised on arrival) and meta=f16|q8 (bytes of each scale and minimum: 2, KIVI's, or 1)");
                 }
                 String value = p[1].trim();
+                if (key.equals("meta")) {
+                    if (!value.equals("f16") && !value.equals("q8")) {
+                        throw new IllegalArgumentException("meta must be f16 (KIVI's scale and minimum) or q8 (an 8-bit scale and zero point), got '" + value + "' in '" + spec + "'");
+                    }
+                    meta = value.equals("f16") ? KvFormats.META_F16 : KvFormats.META_Q8;
+                    continue;
+                }
                 if (key.equals("vresidual")) {
                     if (!value.equals("0")) {
                         throw new IllegalArgumentException("vresidual supports only 0 (each value quantised when it is appended), got '" + value
@@ -88,7 +112,7 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
                 }
             }
         }
-        return new KvStorage(t, residual, layerGroups, valuesOnArrival);
+        return new KvStorage(t, residual, layerGroups, valuesOnArrival, meta);
     }
 
     @Override
@@ -96,7 +120,8 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
         if (!type.isKivi()) return type.cliName();
         String r = residual != DEFAULT_RESIDUAL ? "residual=" + residual : "";
         String g = layerGroups ? "group=layer" : "";
-        String params = String.join(",", java.util.stream.Stream.of(r, g, valuesOnArrival ? "vresidual=0" : "").filter(x -> !x.isEmpty()).toList());
+        String params = String.join(",", java.util.stream.Stream.of(r, g, valuesOnArrival ? "vresidual=0" : "",
+                metaBytes == KvFormats.META_Q8 ? "meta=q8" : "").filter(x -> !x.isEmpty()).toList());
         return params.isEmpty() ? type.cliName() : type.cliName() + ":" + params;
     }
 }

@@ -66,7 +66,7 @@ final class KvStream {
     }
 
     private int valueSlotBytes() {
-        return valuesQuantized() ? KvFormats.valueRowBytes(headDim, storage.type().kiviBits) : rowBytes();
+        return valuesQuantized() ? KvFormats.valueRowBytes(headDim, storage.type().kiviBits, storage.metaBytes()) : rowBytes();
     }
 
     /** Offset of the value of row slot {@code slot}: after the page's key rows. */
@@ -75,13 +75,13 @@ final class KvStream {
     }
 
     private void encodeValueSlot(float[] v, int vOff, MemorySegment seg, int slot) {
-        if (valuesQuantized()) KvFormats.encodeValue(v, vOff, headDim, storage.type().kiviBits, seg, valueOffset(slot));
+        if (valuesQuantized()) KvFormats.encodeValue(v, vOff, headDim, storage.type().kiviBits, storage.metaBytes(), seg, valueOffset(slot));
         else KvFormats.encodeRow(rowFormat(), v, vOff, headDim, seg, valueOffset(slot));
     }
 
     int groupPageBytes() {
         int bits = storage.type().kiviBits;
-        return KvFormats.keyGroupBytes(headDim, KvStorage.KIVI_GROUP, bits) + KvStorage.KIVI_GROUP * KvFormats.valueRowBytes(headDim, bits);
+        return KvFormats.keyGroupBytes(headDim, KvStorage.KIVI_GROUP, bits, storage.metaBytes()) + KvStorage.KIVI_GROUP * KvFormats.valueRowBytes(headDim, bits, storage.metaBytes());
     }
 
     // ---- where a token lives ----
@@ -170,7 +170,7 @@ final class KvStream {
     private void quantizeOldestGroup() {
         int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
         int residual = count - quantized;
-        int vrb = KvFormats.valueRowBytes(headDim, bits);
+        int meta = storage.metaBytes(), vrb = KvFormats.valueRowBytes(headDim, bits, meta);
         float[] keys = new float[residual * headDim], values = new float[residual * headDim];
         // values quantised on arrival move as bytes: quantising their decoded values again could shift codes
         MemorySegment raw = valuesQuantized() ? MemorySegment.ofArray(new byte[residual * vrb]) : null;
@@ -181,11 +181,11 @@ final class KvStream {
         }
         int page = alloc.allocate(groupPageBytes());
         MemorySegment seg = alloc.segment(page);
-        KvFormats.encodeKeyGroup(keys, 0, headDim, g, bits, seg, 0);
-        long vBase = KvFormats.keyGroupBytes(headDim, g, bits);
+        KvFormats.encodeKeyGroup(keys, 0, headDim, g, bits, meta, seg, 0);
+        long vBase = KvFormats.keyGroupBytes(headDim, g, bits, meta);
         for (int t = 0; t < g; t++) {
             if (raw != null) MemorySegment.copy(raw, (long) t * vrb, seg, vBase + (long) t * vrb, vrb);
-            else KvFormats.encodeValue(values, t * headDim, headDim, bits, seg, vBase + (long) t * vrb);
+            else KvFormats.encodeValue(values, t * headDim, headDim, bits, meta, seg, vBase + (long) t * vrb);
         }
         // drop the residual pages, insert the group page, write the rest of the residual again
         for (int p = groups(); p < nPages; p++) alloc.release(pages[p]);
@@ -225,7 +225,7 @@ final class KvStream {
             codec.decodeKey(row, 0, positions[i], dst, dstOff);
         } else if (i < quantized) {
             int g = KvStorage.KIVI_GROUP;
-            KvFormats.decodeKey(alloc.segment(pages[i / g]), 0, headDim, g, storage.type().kiviBits, i % g, dst, dstOff);
+            KvFormats.decodeKey(alloc.segment(pages[i / g]), 0, headDim, g, storage.type().kiviBits, storage.metaBytes(), i % g, dst, dstOff);
         } else {
             Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), (long) rowSlot(i) * rowBytes(), dst, dstOff, headDim);
         }
@@ -237,11 +237,11 @@ final class KvStream {
             readRow(i, row, 0);
             codec.decodeValue(row, 0, dst, dstOff);
         } else if (i < quantized) {
-            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
-            long off = KvFormats.keyGroupBytes(headDim, g, bits) + (long) (i % g) * KvFormats.valueRowBytes(headDim, bits);
-            Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, bits, dst, dstOff);
+            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits, meta = storage.metaBytes();
+            long off = KvFormats.keyGroupBytes(headDim, g, bits, meta) + (long) (i % g) * KvFormats.valueRowBytes(headDim, bits, meta);
+            Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, bits, meta, dst, dstOff);
         } else if (valuesQuantized()) {
-            Kernels.kiviDecodeValue(alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), headDim, storage.type().kiviBits, dst, dstOff);
+            Kernels.kiviDecodeValue(alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), headDim, storage.type().kiviBits, storage.metaBytes(), dst, dstOff);
         } else {
             Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), dst, dstOff, headDim);
         }
@@ -268,11 +268,11 @@ final class KvStream {
         float[] probs = sc.probs(nq * n);
         int i = 0;
         if (quantized > 0) {
-            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
+            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits, meta = storage.metaBytes();
             for (; i < Math.min(quantized, n); i += g) {
                 int cnt = Math.min(g, n - i);
                 MemorySegment seg = alloc.segment(pages[i / g]);
-                for (int j = 0; j < nq; j++) Kernels.kiviKeyScores(seg, 0, hd, g, bits, q, qOff + j * hd, scale, probs, j * n + i, cnt);
+                for (int j = 0; j < nq; j++) Kernels.kiviKeyScores(seg, 0, hd, g, bits, meta, q, qOff + j * hd, scale, probs, j * n + i, cnt);
             }
         }
         // rows are decoded a block at a time, so that the scoring kernel takes several keys per pass

@@ -31,7 +31,8 @@ class LayerGroupedKvCacheTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"'kivi2:residual=0,group=layer'", "'kivi4:residual=0,group=layer'", "'kivi2:residual=40,group=layer'", "'kivi4:group=layer'",
-            "'kivi2:residual=0,group=layer,vresidual=0'", "'kivi4:residual=40,group=layer,vresidual=0'"})
+            "'kivi2:residual=0,group=layer,vresidual=0'", "'kivi4:residual=40,group=layer,vresidual=0'",
+            "'kivi2:residual=0,group=layer,vresidual=0,meta=q8'", "'kivi4:residual=40,group=layer,meta=q8'"})
     void roundTripAndAttentionPerHead(String type) {
         int n = 150;
         SplittableRandom rnd = new SplittableRandom(type.hashCode());
@@ -57,7 +58,7 @@ class LayerGroupedKvCacheTest {
                     errV = Math.max(errV, Math.abs(v[p * W + i] - vs[p][i]));
                 }
             }
-            double bound = StorageFidelityTest.bound(KvStorage.parse(type).type());
+            double bound = StorageFidelityTest.bound(KvStorage.parse(type).type(), KvStorage.parse(type).metaBytes());
             assertThat(errK).as("largest key error").isLessThanOrEqualTo(bound * maxK + 1e-6);
             assertThat(errV).as("largest value error").isLessThanOrEqualTo(bound * maxV + 1e-6);
             assertThat(errV).as("values are quantised (or F16)").isGreaterThan(0);
@@ -144,7 +145,7 @@ class LayerGroupedKvCacheTest {
         assertThat((double) f16 / bytesAfter(2048, "kivi2:residual=0")).isLessThan(3.6);
     }
 
-    private static long bytesAfter(int n, String type) {
+    static long bytesAfter(int n, String type) {
         SplittableRandom rnd = new SplittableRandom(1);
         try (KvCache c = KvCaches.paged(1, HEADS, DIM, GROUP, n, KvStorage.parse(type), 16, 1L << 30, null)) {
             int s = c.open();

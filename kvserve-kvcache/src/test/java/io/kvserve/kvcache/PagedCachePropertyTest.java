@@ -42,6 +42,7 @@ class PagedCachePropertyTest {
         int tpp = 1 + rnd.nextInt(5);
         KvStorage storage = new KvStorage(type, rnd.nextInt(3) * 8);
         if (type.isKivi() && seed % 2 == 1) storage = new KvStorage(type, storage.residual(), false, true);   // vresidual=0
+        if (type.isKivi() && seed % 4 >= 2) storage = new KvStorage(type, storage.residual(), false, storage.valuesOnArrival(), io.kvserve.kernels.kv.KvFormats.META_Q8);
         boolean exact = type == KvElementType.F32;
         try (PagedKvCache c = new PagedKvCache(LAYERS, HEADS, DIM, GROUP, 200, storage, tpp, 1L << 24, null)) {
             Model m = new Model();

@@ -24,8 +24,25 @@ import static org.assertj.core.api.Assertions.within;
 class StorageFidelityTest {
     static Stream<Arguments> cases() {
         List<Arguments> a = new ArrayList<>();
-        for (KvElementType t : KvElementType.values()) for (int d : new int[] {8, 64}) for (int r : new int[] {0, 40}) a.add(Arguments.of(t, d, r));
+        for (KvElementType t : KvElementType.values()) {
+            for (int d : new int[] {8, 64}) {
+                for (int r : new int[] {0, 40}) {
+                    a.add(Arguments.of(t, d, r, KvFormats.META_F16));
+                    if (t.isKivi()) a.add(Arguments.of(t, d, r, KvFormats.META_Q8));
+                }
+            }
+        }
         return a.stream();
+    }
+
+    /**
+     * With 8-bit metadata the grid search may clip an extreme where that lowers the run's squared
+     * error: the smallest scale it tries is 2^(-6/8) of the covering one, so the largest error is at
+     * most about one step of the covering grid (widened 12.5% by the scale's rounding).
+     */
+    static double bound(KvElementType t, int meta) {
+        if (meta == KvFormats.META_F16 || !t.isKivi()) return bound(t);
+        return 2.0 * 1.125 / ((1 << t.kiviBits) - 1) + 2e-2;
     }
 
     /** Largest |x - x'| relative to the largest |x| of its quantisation group, per type. */
@@ -40,12 +57,12 @@ class StorageFidelityTest {
         };
     }
 
-    @ParameterizedTest(name = "{0} head dim {1} residual {2}")
+    @ParameterizedTest(name = "{0} head dim {1} residual {2} metadata bytes {3}")
     @MethodSource("cases")
-    void roundTripAndFusedAttention(KvElementType type, int dim, int residual) {
+    void roundTripAndFusedAttention(KvElementType type, int dim, int residual, int meta) {
         SplittableRandom rnd = new SplittableRandom(dim * 31L + residual + type.ordinal());
         int n = 150, group = 3;
-        try (PagedKvCache c = new PagedKvCache(1, 1, dim, group, 512, new KvStorage(type, residual), 16, 1L << 26, null)) {
+        try (PagedKvCache c = new PagedKvCache(1, 1, dim, group, 512, new KvStorage(type, residual, false, false, meta), 16, 1L << 26, null)) {
             int s = c.open();
             float[][] ks = new float[n][dim], vs = new float[n][dim];
             for (int p = 0; p < n; p++) {
@@ -67,8 +84,8 @@ class StorageFidelityTest {
                     errV = Math.max(errV, Math.abs(v[p * dim + i] - vs[p][i]));
                 }
             }
-            assertThat(errK).as("largest key error").isLessThanOrEqualTo(bound(type) * maxK + 1e-6);
-            assertThat(errV).as("largest value error").isLessThanOrEqualTo(bound(type) * maxV + 1e-6);
+            assertThat(errK).as("largest key error").isLessThanOrEqualTo(bound(type, meta) * maxK + 1e-6);
+            assertThat(errV).as("largest value error").isLessThanOrEqualTo(bound(type, meta) * maxV + 1e-6);
             // attention through the cache vs naive attention over the dequantised pages
             float[] q = new float[group * dim], out = new float[group * dim], scores = new float[n];
             for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
@@ -102,27 +119,27 @@ class StorageFidelityTest {
     @org.junit.jupiter.params.provider.ValueSource(ints = {2, 4})
     void fusedKiviKeyScoresMatchTheScalarSpecification(int bits) {
         SplittableRandom rnd = new SplittableRandom(bits);
-        for (int n : new int[] {8, 64, 128}) {
+        for (int meta : new int[] {KvFormats.META_F16, KvFormats.META_Q8}) for (int n : new int[] {8, 64, 128}) {
             int g = KvStorage.KIVI_GROUP;
             float[] keys = new float[g * n], q = new float[n];
             for (int i = 0; i < keys.length; i++) keys[i] = (float) (rnd.nextGaussian() * 3);
             for (int i = 0; i < n; i++) q[i] = (float) rnd.nextGaussian();
-            MemorySegment seg = MemorySegment.ofArray(new byte[KvFormats.keyGroupBytes(n, g, bits)]);
-            KvFormats.encodeKeyGroup(keys, 0, n, g, bits, seg, 0);
+            MemorySegment seg = MemorySegment.ofArray(new byte[KvFormats.keyGroupBytes(n, g, bits, meta)]);
+            KvFormats.encodeKeyGroup(keys, 0, n, g, bits, meta, seg, 0);
             float[] want = new float[g], got = new float[g];
-            KvFormats.keyGroupScores(seg, 0, n, g, bits, q, 0, 0.5f, want, 0, g);
-            Kernels.kiviKeyScores(seg, 0, n, g, bits, q, 0, 0.5f, got, 0, g);
+            KvFormats.keyGroupScores(seg, 0, n, g, bits, meta, q, 0, 0.5f, want, 0, g);
+            Kernels.kiviKeyScores(seg, 0, n, g, bits, meta, q, 0, 0.5f, got, 0, g);
             float[] vs = new float[n], wantV = new float[n], gotV = new float[n];
             for (int i = 0; i < n; i++) vs[i] = (float) rnd.nextGaussian();
-            MemorySegment vseg = MemorySegment.ofArray(new byte[KvFormats.valueRowBytes(n, bits)]);
-            KvFormats.encodeValue(vs, 0, n, bits, vseg, 0);
-            KvFormats.decodeValue(vseg, 0, n, bits, wantV, 0);
-            Kernels.kiviDecodeValue(vseg, 0, n, bits, gotV, 0);
+            MemorySegment vseg = MemorySegment.ofArray(new byte[KvFormats.valueRowBytes(n, bits, meta)]);
+            KvFormats.encodeValue(vs, 0, n, bits, meta, vseg, 0);
+            KvFormats.decodeValue(vseg, 0, n, bits, meta, wantV, 0);
+            Kernels.kiviDecodeValue(vseg, 0, n, bits, meta, gotV, 0);
             assertThat(gotV).containsExactly(wantV);
             float[] row = new float[n];
             for (int t = 0; t < g; t++) {
                 assertThat(got[t]).isCloseTo(want[t], within(1e-3f * (1 + Math.abs(want[t]))));
-                KvFormats.decodeKey(seg, 0, n, g, bits, t, row, 0);
+                KvFormats.decodeKey(seg, 0, n, g, bits, meta, t, row, 0);
                 assertThat((double) want[t]).isCloseTo(0.5 * Kernels.dot(q, 0, row, 0, n), within(1e-3 * (1 + Math.abs(want[t]))));
             }
         }
@@ -133,7 +150,8 @@ class StorageFidelityTest {
      * SmolLM2) over 2048 tokens: KIVI-2 stores 5.33x less than F16 with no residual, 4.2x with the default 128-token one.
      */
     @ParameterizedTest(name = "{0}: at least {1}x fewer bytes than F16 at head dim 64")
-    @org.junit.jupiter.params.provider.CsvSource({"f16,1.0", "q8_0,1.88", "q4_0,3.55", "kivi4:residual=0,3.2", "kivi2:residual=0,5.33", "kivi2,4.19", "kivi4,2.81"})
+    @org.junit.jupiter.params.provider.CsvSource({"f16,1.0", "q8_0,1.88", "q4_0,3.55", "kivi4:residual=0,3.2", "kivi2:residual=0,5.33", "kivi2,4.19", "kivi4,2.81",
+            "'kivi2:residual=0,meta=q8',6.4", "'kivi4:residual=0,meta=q8',3.55"})
     void bytesPerTokenAtHeadDim64(String type, double ratio) {
         int dim = 64, n = 2048;
         long f16 = bytesFor(KvStorage.parse("f16"), dim, n);

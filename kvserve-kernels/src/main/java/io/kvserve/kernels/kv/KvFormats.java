@@ -24,6 +24,10 @@ import java.lang.foreign.ValueLayout;
  *   <li>Values per token over groups of {@code gv} channels ({@link #valueGroup}). A value row is
  *   {@code n/gv} records {@code f16 s | f16 m | codes} with {@code gv*B/8} code bytes.</li>
  * </ul>
+ * The scale and minimum are F16 ({@link #META_F16}, KIVI's own) or, optionally, one byte each
+ * ({@link #META_Q8}): the scale as an unsigned 8-bit float, the minimum as a signed 8-bit zero point in
+ * fractions of the scale, {@code x = (code + zq / 2^f) s}. It halves the metadata, which for small
+ * groups is as large as the codes; it rounds so that {@code [m, m + (2^B - 1) s]} still spans the run.
  * Codes are packed so that consecutive elements sit in consecutive bytes (vector friendly): with
  * {@code k = 8/B} codes per byte, element {@code e} of a run of {@code c} lives in byte {@code e % (c/k)}
  * at bit {@code B * (e / (c/k))}.
@@ -127,33 +131,96 @@ public final class KvFormats {
 
     // ---- KIVI ----
 
+    /** Bytes per KIVI scale or minimum: F16 (KIVI's), or 8 bits each (scale and zero point, see {@link #encodeRun}). */
+    public static final int META_F16 = 2, META_Q8 = 1;
+
     /** Channels per value quantisation group for a head of {@code n} elements. */
     public static int valueGroup(int n) {
         return n % 32 == 0 ? 32 : n;
     }
 
+    private static void checkMeta(int meta) {
+        if (meta != META_F16 && meta != META_Q8) throw new IllegalArgumentException("KIVI metadata is 2 (F16) or 1 (8-bit) bytes, got " + meta);
+    }
+
     /** Bytes of one channel record of a key group: scale, minimum, {@code g} codes of {@code bits}. */
+    public static int keyChannelBytes(int g, int bits, int meta) {
+        checkMeta(meta);
+        return 2 * meta + g * bits / 8;
+    }
+
     public static int keyChannelBytes(int g, int bits) {
-        return 4 + g * bits / 8;
+        return keyChannelBytes(g, bits, META_F16);
     }
 
     /** Bytes of a key group: {@code n} channels over {@code g} tokens. */
+    public static int keyGroupBytes(int n, int g, int bits, int meta) {
+        return n * keyChannelBytes(g, bits, meta);
+    }
+
     public static int keyGroupBytes(int n, int g, int bits) {
-        return n * keyChannelBytes(g, bits);
+        return keyGroupBytes(n, g, bits, META_F16);
     }
 
     /** Bytes of one value row of {@code n} channels. */
-    public static int valueRowBytes(int n, int bits) {
+    public static int valueRowBytes(int n, int bits, int meta) {
+        checkMeta(meta);
         int gv = valueGroup(n);
-        return (n / gv) * (4 + gv * bits / 8);
+        return (n / gv) * (2 * meta + gv * bits / 8);
+    }
+
+    public static int valueRowBytes(int n, int bits) {
+        return valueRowBytes(n, bits, META_F16);
+    }
+
+    /** The scale of byte {@code b}: an unsigned 8-bit float with F16's 5-bit exponent and 3 mantissa bits (F16 bits 14..7). */
+    public static float scaleQ8ToFloat(int b) {
+        return Float.float16ToFloat((short) ((b & 0xFF) << 7));
+    }
+
+    /** The least {@link #scaleQ8ToFloat} byte >= {@code x} (x >= 0), at most 61440 (byte 0xF7; 0xF8 up would be infinite). */
+    public static int floatToScaleQ8Up(float x) {
+        if (!(x >= 0f)) throw new IllegalArgumentException("a KIVI scale is >= 0, got " + x);
+        int b = Math.min((Float.floatToFloat16(x) & 0x7FFF) >>> 7, 0xF7);   // truncated: within one step of x
+        while (b < 0xF7 && scaleQ8ToFloat(b) < x) b++;
+        return b;
+    }
+
+    /** Fraction bits of the 8-bit zero point: quarter steps for 2-bit codes, half steps for 4-bit. */
+    public static int zeroPointFractionBits(int bits) {
+        return bits == 2 ? 2 : 1;
+    }
+
+    /** Scale of the record at {@code off}. */
+    public static float scale(MemorySegment s, long off, int meta) {
+        return meta == META_F16 ? Float.float16ToFloat(s.get(I16, off)) : scaleQ8ToFloat(s.get(I8, off));
+    }
+
+    /** Minimum (the value of code 0) of the record at {@code off}: F16, or the zero point times the scale. */
+    public static float minimum(MemorySegment s, long off, int bits, int meta) {
+        if (meta == META_F16) return Float.float16ToFloat(s.get(I16, off + 2));
+        return s.get(I8, off + 1) * scaleQ8ToFloat(s.get(I8, off)) / (1 << zeroPointFractionBits(bits));
     }
 
     /**
      * Quantises {@code count} codes from {@code x[xOff + e * stride]} into one record at {@code off}:
-     * min and max over the run, {@code s = (max - m) / (2^bits - 1)} with both kept as f16 (codes are
-     * computed against the rounded values, so decoding is consistent).
+     * min and max over the run, {@code s = (max - m) / (2^bits - 1)}, codes computed against the stored
+     * scale and minimum (so decoding is consistent).
+     * <ul>
+     *   <li>{@link #META_F16} (KIVI's): both rounded to the nearest F16.</li>
+     *   <li>{@link #META_Q8}: the scale is an unsigned 8-bit float (F16's exponent, 3 mantissa bits), the
+     *   minimum a signed 8-bit zero point in fractions of the scale ({@link #zeroPointFractionBits}). The
+     *   8-bit grid cannot reproduce min and max exactly as the F16 one does, so the encoder searches:
+     *   from the covering grid (scale rounded up, zero point rounded down, wide enough for the zero
+     *   point to reach the minimum) over {@link #SEARCH_SCALES_DOWN} smaller scales and
+     *   {@link #SEARCH_ZEROS_UP} higher zero points, it keeps the grid with the least squared error over
+     *   the run, as llama.cpp's K-quants search their 6-bit scales. Narrower grids clip the extremes a
+     *   little; on stories260K this lowers KIVI-2's error below min-max's (docs/KVCACHE.md).</li>
+     * </ul>
      */
-    static void encodeRun(float[] x, int xOff, int stride, int count, int bits, MemorySegment s, long off) {
+    /** The 8-bit grid search: scale bytes below the covering one, zero points above its floor (see {@link #encodeRun}). */
+    static final int SEARCH_SCALES_DOWN = 6, SEARCH_ZEROS_UP = 8;
+    static void encodeRun(float[] x, int xOff, int stride, int count, int bits, int meta, MemorySegment s, long off) {
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
         for (int e = 0; e < count; e++) {
             float v = x[xOff + e * stride];
@@ -161,14 +228,52 @@ public final class KvFormats {
             max = Math.max(max, v);
         }
         int levels = (1 << bits) - 1;
-        float m = Float.float16ToFloat(Float.floatToFloat16(min));
-        float sc = Float.float16ToFloat(Float.floatToFloat16((max - m) / levels));
-        if (!(sc > 0f)) sc = 0f;
+        float m, sc;
+        if (meta == META_F16) {
+            m = Float.float16ToFloat(Float.floatToFloat16(min));
+            sc = Float.float16ToFloat(Float.floatToFloat16((max - m) / levels));
+            if (!(sc > 0f)) sc = 0f;
+            s.set(I16, off, Float.floatToFloat16(sc));
+            s.set(I16, off + 2, Float.floatToFloat16(m));
+        } else {
+            int frac = 1 << zeroPointFractionBits(bits);
+            // the zero point reaches -128 / frac scales below 0 and 127 / frac above
+            float reach = min < 0f ? -min * frac / 128f : min * frac / 127f;
+            float want = Math.max((max - min) / levels, reach);
+            int sb = 0, zq = 0;
+            if (want > 0f) {
+                // the covering grid (scale rounded up, zero point down) and its neighbours with narrower
+                // ranges, which clip the extremes a little: the least squared error over the run wins
+                int up = floatToScaleQ8Up(want);
+                double best = Double.POSITIVE_INFINITY;
+                for (int cb = Math.max(1, up - SEARCH_SCALES_DOWN); cb <= Math.min(0xF7, up + 2); cb++) {
+                    float step = scaleQ8ToFloat(cb);
+                    int z0 = (int) Math.floor(min / step * frac);
+                    for (int cz = Math.max(-128, z0 - 2); cz <= Math.min(127, z0 + SEARCH_ZEROS_UP); cz++) {
+                        float lo = cz * step / frac, inv = 1f / step;
+                        double err = 0;
+                        for (int e = 0; e < count; e++) {
+                            float v = x[xOff + e * stride];
+                            int q = Math.max(0, Math.min(levels, Math.round((v - lo) * inv)));
+                            double d = q * step + lo - v;
+                            err += d * d;
+                        }
+                        if (err < best) {
+                            best = err;
+                            sb = cb;
+                            zq = cz;
+                        }
+                    }
+                }
+            }
+            sc = scaleQ8ToFloat(sb);
+            m = zq * sc / frac;
+            s.set(I8, off, (byte) sb);
+            s.set(I8, off + 1, (byte) zq);
+        }
         float inv = sc > 0f ? 1f / sc : 0f;
-        s.set(I16, off, Float.floatToFloat16(sc));
-        s.set(I16, off + 2, Float.floatToFloat16(m));
         int perByte = 8 / bits, bytes = count / perByte;
-        long codes = off + 4;
+        long codes = off + 2L * meta;
         for (int j = 0; j < bytes; j++) s.set(I8, codes + j, (byte) 0);
         for (int e = 0; e < count; e++) {
             int q = Math.round((x[xOff + e * stride] - m) * inv);
@@ -186,32 +291,48 @@ public final class KvFormats {
     }
 
     /** Quantises {@code g} keys ({@code (g, n)} row-major at {@code k[kOff]}) into a key group at {@code off}. */
+    public static void encodeKeyGroup(float[] k, int kOff, int n, int g, int bits, int meta, MemorySegment s, long off) {
+        int rec = keyChannelBytes(g, bits, meta);
+        for (int c = 0; c < n; c++) encodeRun(k, kOff + c, n, g, bits, meta, s, off + (long) c * rec);
+    }
+
     public static void encodeKeyGroup(float[] k, int kOff, int n, int g, int bits, MemorySegment s, long off) {
-        int rec = keyChannelBytes(g, bits);
-        for (int c = 0; c < n; c++) encodeRun(k, kOff + c, n, g, bits, s, off + (long) c * rec);
+        encodeKeyGroup(k, kOff, n, g, bits, META_F16, s, off);
     }
 
     /** Decodes token {@code t} of a key group into {@code y[yOff, yOff + n)}. */
-    public static void decodeKey(MemorySegment s, long off, int n, int g, int bits, int t, float[] y, int yOff) {
-        int rec = keyChannelBytes(g, bits);
+    public static void decodeKey(MemorySegment s, long off, int n, int g, int bits, int meta, int t, float[] y, int yOff) {
+        int rec = keyChannelBytes(g, bits, meta);
         for (int c = 0; c < n; c++) {
             long r = off + (long) c * rec;
-            float sc = Float.float16ToFloat(s.get(I16, r)), m = Float.float16ToFloat(s.get(I16, r + 2));
-            y[yOff + c] = code(s, r + 4, t, g, bits) * sc + m;
+            float sc = scale(s, r, meta), m = minimum(s, r, bits, meta);
+            y[yOff + c] = code(s, r + 2L * meta, t, g, bits) * sc + m;
         }
+    }
+
+    public static void decodeKey(MemorySegment s, long off, int n, int g, int bits, int t, float[] y, int yOff) {
+        decodeKey(s, off, n, g, bits, META_F16, t, y, yOff);
+    }
+
+    public static void encodeValue(float[] v, int vOff, int n, int bits, int meta, MemorySegment s, long off) {
+        int gv = valueGroup(n), rec = 2 * meta + gv * bits / 8;
+        for (int c = 0; c < n; c += gv, off += rec) encodeRun(v, vOff + c, 1, gv, bits, meta, s, off);
     }
 
     public static void encodeValue(float[] v, int vOff, int n, int bits, MemorySegment s, long off) {
-        int gv = valueGroup(n), rec = 4 + gv * bits / 8;
-        for (int c = 0; c < n; c += gv, off += rec) encodeRun(v, vOff + c, 1, gv, bits, s, off);
+        encodeValue(v, vOff, n, bits, META_F16, s, off);
+    }
+
+    public static void decodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
+        int gv = valueGroup(n), rec = 2 * meta + gv * bits / 8;
+        for (int c = 0; c < n; c += gv, off += rec) {
+            float sc = scale(s, off, meta), m = minimum(s, off, bits, meta);
+            for (int e = 0; e < gv; e++) y[yOff + c + e] = code(s, off + 2L * meta, e, gv, bits) * sc + m;
+        }
     }
 
     public static void decodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
-        int gv = valueGroup(n), rec = 4 + gv * bits / 8;
-        for (int c = 0; c < n; c += gv, off += rec) {
-            float sc = Float.float16ToFloat(s.get(I16, off)), m = Float.float16ToFloat(s.get(I16, off + 2));
-            for (int e = 0; e < gv; e++) y[yOff + c + e] = code(s, off + 4, e, gv, bits) * sc + m;
-        }
+        decodeValue(s, off, n, bits, META_F16, y, yOff);
     }
 
     /**
@@ -219,18 +340,23 @@ public final class KvFormats {
      * dequantising it: {@code out[t] = sum_c q[c] (code[c,t] s_c + m_c) = sum_c (q[c] s_c) code[c,t] + sum_c q[c] m_c},
      * times {@code scale}.
      */
-    public static void keyGroupScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff,
+    public static void keyGroupScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff,
                                       float scale, float[] out, int outOff, int count) {
-        int rec = keyChannelBytes(g, bits);
+        int rec = keyChannelBytes(g, bits, meta);
         float bias = 0f;
         java.util.Arrays.fill(out, outOff, outOff + count, 0f);
         for (int c = 0; c < n; c++) {
             long r = off + (long) c * rec;
-            float sc = Float.float16ToFloat(s.get(I16, r)), m = Float.float16ToFloat(s.get(I16, r + 2));
+            float sc = scale(s, r, meta), m = minimum(s, r, bits, meta);
             float qs = q[qOff + c] * sc;
             bias += q[qOff + c] * m;
-            for (int t = 0; t < count; t++) out[outOff + t] += qs * code(s, r + 4, t, g, bits);
+            for (int t = 0; t < count; t++) out[outOff + t] += qs * code(s, r + 2L * meta, t, g, bits);
         }
         for (int t = 0; t < count; t++) out[outOff + t] = (out[outOff + t] + bias) * scale;
+    }
+
+    public static void keyGroupScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff,
+                                      float scale, float[] out, int outOff, int count) {
+        keyGroupScores(s, off, n, g, bits, META_F16, q, qOff, scale, out, outOff, count);
     }
 }

@@ -137,13 +137,13 @@ public final class PanamaKernels implements KernelSupport {
     }
 
     @Override
-    public void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+    public void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff, float scale,
                               float[] out, int outOff, int count) {
-        PanamaKivi.keyScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+        PanamaKivi.keyScores(s, off, n, g, bits, meta, q, qOff, scale, out, outOff, count);
     }
 
     @Override
-    public void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
-        PanamaKivi.decodeValue(s, off, n, bits, y, yOff);
+    public void kiviDecodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
+        PanamaKivi.decodeValue(s, off, n, bits, meta, y, yOff);
     }
 }

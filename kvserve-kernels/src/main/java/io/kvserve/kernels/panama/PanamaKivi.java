@@ -7,7 +7,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import static io.kvserve.kernels.panama.VectorShapes.B;
@@ -26,25 +25,24 @@ final class PanamaKivi {
     private PanamaKivi() {}
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
-    static void keyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
+    static void keyScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff, float scale,
                           float[] out, int outOff, int count) {
         int plane = g * bits / 8;
         if (count != g || plane % B.length() != 0) {
-            KvFormats.keyGroupScores(s, off, n, g, bits, q, qOff, scale, out, outOff, count);
+            KvFormats.keyGroupScores(s, off, n, g, bits, meta, q, qOff, scale, out, outOff, count);
             return;
         }
-        int rec = KvFormats.keyChannelBytes(g, bits), planes = 8 / bits, mask = (1 << bits) - 1;
+        int rec = KvFormats.keyChannelBytes(g, bits, meta), planes = 8 / bits, mask = (1 << bits) - 1;
         java.util.Arrays.fill(out, outOff, outOff + g, 0f);
         float bias = 0f;
         for (int c = 0; c < n; c++) {
             long r = off + (long) c * rec;
-            float sc = Float.float16ToFloat(s.get(I16, r)), m = Float.float16ToFloat(s.get(I16, r + 2));
+            float sc = KvFormats.scale(s, r, meta), m = KvFormats.minimum(s, r, bits, meta);
             FloatVector qs = FloatVector.broadcast(F, q[qOff + c] * sc);
             bias += q[qOff + c] * m;
             for (int b = 0; b < plane; b += B.length()) {
-                ByteVector codes = ByteVector.fromMemorySegment(B, s, r + 4 + b, LE);
+                ByteVector codes = ByteVector.fromMemorySegment(B, s, r + 2L * meta + b, LE);
                 for (int part = 0; part < B_PARTS; part++) {
                     IntVector ci = (IntVector) codes.convertShape(VectorOperators.B2I, I, part);
                     for (int p = 0; p < planes; p++) {
@@ -63,18 +61,18 @@ final class PanamaKivi {
     }
 
     /** One KIVI value row: per group of channels, codes of one bit plane per byte load, times scale plus minimum. */
-    static void decodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
+    static void decodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
         int gv = KvFormats.valueGroup(n), plane = gv * bits / 8;
         if (plane % B.length() != 0) {
-            KvFormats.decodeValue(s, off, n, bits, y, yOff);
+            KvFormats.decodeValue(s, off, n, bits, meta, y, yOff);
             return;
         }
-        int rec = 4 + plane, planes = 8 / bits, mask = (1 << bits) - 1;
+        int rec = 2 * meta + plane, planes = 8 / bits, mask = (1 << bits) - 1;
         for (int c = 0; c < n; c += gv, off += rec) {
-            FloatVector sc = FloatVector.broadcast(F, Float.float16ToFloat(s.get(I16, off)));
-            FloatVector m = FloatVector.broadcast(F, Float.float16ToFloat(s.get(I16, off + 2)));
+            FloatVector sc = FloatVector.broadcast(F, KvFormats.scale(s, off, meta));
+            FloatVector m = FloatVector.broadcast(F, KvFormats.minimum(s, off, bits, meta));
             for (int b = 0; b < plane; b += B.length()) {
-                ByteVector codes = ByteVector.fromMemorySegment(B, s, off + 4 + b, LE);
+                ByteVector codes = ByteVector.fromMemorySegment(B, s, off + 2L * meta + b, LE);
                 for (int part = 0; part < B_PARTS; part++) {
                     IntVector ci = (IntVector) codes.convertShape(VectorOperators.B2I, I, part);
                     for (int p = 0; p < planes; p++) {

@@ -1,5 +1,6 @@
 package io.kvserve.kvcache.press;
 
+import io.kvserve.kernels.kv.KvFormats;
 import io.kvserve.kvcache.KvStorage;
 
 /**
@@ -12,7 +13,8 @@ import io.kvserve.kvcache.KvStorage;
  * holds the prefill in the configuration's element type), so this press cannot follow a per-head press.
  *
  * @param storage the element type to convert to, e.g. {@code q8_0}, {@code kivi2:residual=32}, or
- *                {@code kivi4:residual=32,group=layer} ({@code quantize:type=kivi4,residual=32,group=layer})
+ *                {@code kivi4:residual=32,group=layer} ({@code quantize:type=kivi4,residual=32,group=layer});
+ *                {@code meta=q8} stores KIVI's scales and minimums in 8 bits
  */
 public record QuantizePress(KvStorage storage) implements KvPress {
     public QuantizePress {
@@ -25,15 +27,19 @@ public record QuantizePress(KvStorage storage) implements KvPress {
         int residual = p.integer("residual", KvStorage.DEFAULT_RESIDUAL);
         String group = p.string("group", "head");
         PressParams.require(group.equals("head") || group.equals("layer"), "quantize: group must be head or layer, got '" + group + "'");
+        String meta = p.string("meta", "f16");
+        PressParams.require(meta.equals("f16") || meta.equals("q8"), "quantize: meta must be f16 or q8, got '" + meta + "'");
         KvStorage s = KvStorage.parse(t);
         PressParams.require(s.type().isKivi() || group.equals("head"), "quantize: group=layer is a KIVI layout, " + s.type().cliName() + " has no value groups");
-        return new QuantizePress(new KvStorage(s.type(), residual, group.equals("layer")));
+        PressParams.require(s.type().isKivi() || meta.equals("f16"), "quantize: meta=q8 is a KIVI option, " + s.type().cliName() + " has no scale and minimum per group");
+        return new QuantizePress(new KvStorage(s.type(), residual, group.equals("layer"), false,
+                meta.equals("f16") ? KvFormats.META_F16 : KvFormats.META_Q8));
     }
 
     @Override
     public String spec() {
         return "quantize:type=" + storage.type().cliName() + (storage.type().isKivi() ? ",residual=" + storage.residual() : "")
-                + (storage.layerGroups() ? ",group=layer" : "");
+                + (storage.layerGroups() ? ",group=layer" : "") + (storage.metaBytes() == KvFormats.META_Q8 ? ",meta=q8" : "");
     }
 
     @Override
