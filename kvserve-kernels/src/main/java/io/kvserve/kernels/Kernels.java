@@ -157,7 +157,7 @@ public final class Kernels {
      */
     public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, int meta, float[] q, int qOff, float scale,
                                      float[] out, int outOff, int count) {
-        if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
+        if (bits != 2 && bits != 4 && bits != 8) throw new IllegalArgumentException("KIVI key bits must be 2, 4 or 8, got " + bits);
         if (count < 0 || count > g || g % (8 / bits) != 0) throw new IllegalArgumentException("count " + count + " / group " + g);
         Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.keyGroupBytes(n, g, bits, meta), s.byteSize());
         Objects.checkFromIndexSize(qOff, n, q.length);
@@ -172,7 +172,7 @@ public final class Kernels {
 
     /** Decodes one KIVI value row of {@code n} channels ({@code meta}: bytes of each scale and minimum). */
     public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
-        if (bits != 2 && bits != 4) throw new IllegalArgumentException("KIVI bits must be 2 or 4, got " + bits);
+        if (bits != 2 && bits != 4 && bits != 8) throw new IllegalArgumentException("KIVI value bits must be 2, 4 or 8, got " + bits);
         Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.valueRowBytes(n, bits, meta), s.byteSize());
         Objects.checkFromIndexSize(yOff, n, y.length);
         IMPL.kiviDecodeValue(s, off, n, bits, meta, y, yOff);

@@ -25,8 +25,12 @@ import io.kvserve.kernels.kv.KvFormats;
  *                    so that nothing is clipped). For small groups the F16
  *                    metadata is as large as the 2-bit codes: a layer-grouped KIVI-2 token of stories260K
  *                    stores 80 code bytes and 40 of scales and minimums; {@code q8} makes that 20.
+ * @param kbits       KIVI only ({@code kbits=2|4|8}; 0 = the type's): bits of the key codes. Keys carry most of
+ *                    KIVI's error on stories260K, so the mixed widths that llama.cpp users run ({@code -ctk q8_0
+ *                    -ctv q4_0}) apply here too: {@code kivi4:kbits=8} stores keys in 8 bits, values in 4.
+ * @param vbits       KIVI only ({@code vbits=2|4|8}; 0 = the type's): bits of the value codes.
  */
-public record KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival, int metaBytes) {
+public record KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival, int metaBytes, int kbits, int vbits) {
     /** Tokens per KIVI quantisation group (keys per channel over a group, values per token). */
     public static final int KIVI_GROUP = 32;
     public static final int DEFAULT_RESIDUAL = 128;
@@ -40,6 +44,27 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
             throw new IllegalArgumentException("KIVI metadata is 2 bytes (f16) or 1 byte (e5m2), got " + metaBytes);
         }
         if (metaBytes != KvFormats.META_F16 && !type.isKivi()) throw new IllegalArgumentException("meta=q8 is a KIVI option; " + type.cliName() + " has no scale and minimum per group");
+        if ((kbits != 0 || vbits != 0) && !type.isKivi()) throw new IllegalArgumentException("kbits and vbits are KIVI options; " + type.cliName() + " has no KIVI codes");
+        for (int b : new int[] {kbits, vbits}) {
+            if (b != 0 && b != 2 && b != 4 && b != 8) throw new IllegalArgumentException("KIVI code bits are 2, 4 or 8, got " + b);
+        }
+        // the type's own width is stored as 0, so that equal layouts are equal records
+        if (kbits == type.kiviBits) kbits = 0;
+        if (vbits == type.kiviBits) vbits = 0;
+    }
+
+    public KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival, int metaBytes) {
+        this(type, residual, layerGroups, valuesOnArrival, metaBytes, 0, 0);
+    }
+
+    /** KIVI: bits of the key codes ({@code kbits=}, else the type's). */
+    public int keyBits() {
+        return kbits != 0 ? kbits : type.kiviBits;
+    }
+
+    /** KIVI: bits of the value codes ({@code vbits=}, else the type's). */
+    public int valueBits() {
+        return vbits != 0 ? vbits : type.kiviBits;
     }
 
     public KvStorage(KvElementType type, int residual, boolean layerGroups, boolean valuesOnArrival) {
@@ -61,28 +86,36 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
 
     /** The same type with per-head groups. */
     public KvStorage withHeadGroups() {
-        return new KvStorage(type, residual, false, valuesOnArrival, metaBytes);
+        return new KvStorage(type, residual, false, valuesOnArrival, metaBytes, kbits, vbits);
     }
 
-    /** Parses {@code type[:residual=N][,group=head|layer][,vresidual=0][,meta=f16|q8]}. */
+    /** Parses {@code type[:residual=N][,group=head|layer][,vresidual=0][,meta=f16|q8][,kbits=B][,vbits=B]}. */
     public static KvStorage parse(String spec) {
         String s = spec.trim();
         int colon = s.indexOf(':');
         KvElementType t = KvElementType.parse(colon < 0 ? s : s.substring(0, colon));
         int residual = DEFAULT_RESIDUAL;
         boolean layerGroups = false, valuesOnArrival = false;
-        int meta = KvFormats.META_F16;
+        int meta = KvFormats.META_F16, kbits = 0, vbits = 0;
         if (colon >= 0) {
             for (String kv : s.substring(colon + 1).split(",")) {
                 String[] p = kv.split("=", 2);
                 String key = p[0].trim();
-                if (p.length != 2 || !t.isKivi() || !key.equals("residual") && !key.equals("group") && !key.equals("vresidual") && !key.equals("meta")) {
+                if (p.length != 2 || !t.isKivi() || !key.equals("residual") && !key.equals("group") && !key.equals("vresidual") && !key.equals("meta") && !key.equals("kbits") && !key.equals("vbits")) {
                     throw new IllegalArgumentException("bad KV element type parameter '" + kv + "' in '" + spec
                             + "': only the KIVI types take parameters, residual=N (tokens kept in full precision, default 128),"
                             + " group=head|layer (value groups within a KV head, the default, or across the KV heads of a layer)"
-                            + ", vresidual=0 (values quantised on arrival) and meta=f16|q8 (bytes of each scale and minimum: 2, KIVI's, or 1)");
+                            + ", vresidual=0 (values quantised on arrival) and meta=f16|q8 (bytes of each scale and minimum: 2, KIVI's, or 1), kbits=2|4|8 and vbits=2|4|8 (bits of the key and of the value codes, default the type's)");
                 }
                 String value = p[1].trim();
+                if (key.equals("kbits") || key.equals("vbits")) {
+                    if (!value.equals("2") && !value.equals("4") && !value.equals("8")) {
+                        throw new IllegalArgumentException(key + " must be 2, 4 or 8, got '" + value + "' in '" + spec + "'");
+                    }
+                    if (key.equals("kbits")) kbits = Integer.parseInt(value);
+                    else vbits = Integer.parseInt(value);
+                    continue;
+                }
                 if (key.equals("meta")) {
                     if (!value.equals("f16") && !value.equals("q8")) {
                         throw new IllegalArgumentException("meta must be f16 (KIVI's scale and minimum) or q8 (an 8-bit scale and zero point), got '" + value + "' in '" + spec + "'");
@@ -112,7 +145,7 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
                 }
             }
         }
-        return new KvStorage(t, residual, layerGroups, valuesOnArrival, meta);
+        return new KvStorage(t, residual, layerGroups, valuesOnArrival, meta, kbits, vbits);
     }
 
     @Override
@@ -121,7 +154,8 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
         String r = residual != DEFAULT_RESIDUAL ? "residual=" + residual : "";
         String g = layerGroups ? "group=layer" : "";
         String params = String.join(",", java.util.stream.Stream.of(r, g, valuesOnArrival ? "vresidual=0" : "",
-                metaBytes == KvFormats.META_Q8 ? "meta=q8" : "").filter(x -> !x.isEmpty()).toList());
+                metaBytes == KvFormats.META_Q8 ? "meta=q8" : "",
+                kbits != 0 ? "kbits=" + kbits : "", vbits != 0 ? "vbits=" + vbits : "").filter(x -> !x.isEmpty()).toList());
         return params.isEmpty() ? type.cliName() : type.cliName() + ":" + params;
     }
 }

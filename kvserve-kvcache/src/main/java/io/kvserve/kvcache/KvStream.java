@@ -66,7 +66,7 @@ final class KvStream {
     }
 
     private int valueSlotBytes() {
-        return valuesQuantized() ? KvFormats.valueRowBytes(headDim, storage.type().kiviBits, storage.metaBytes()) : rowBytes();
+        return valuesQuantized() ? KvFormats.valueRowBytes(headDim, storage.valueBits(), storage.metaBytes()) : rowBytes();
     }
 
     /** Offset of the value of row slot {@code slot}: after the page's key rows. */
@@ -75,13 +75,13 @@ final class KvStream {
     }
 
     private void encodeValueSlot(float[] v, int vOff, MemorySegment seg, int slot) {
-        if (valuesQuantized()) KvFormats.encodeValue(v, vOff, headDim, storage.type().kiviBits, storage.metaBytes(), seg, valueOffset(slot));
+        if (valuesQuantized()) KvFormats.encodeValue(v, vOff, headDim, storage.valueBits(), storage.metaBytes(), seg, valueOffset(slot));
         else KvFormats.encodeRow(rowFormat(), v, vOff, headDim, seg, valueOffset(slot));
     }
 
     int groupPageBytes() {
-        int bits = storage.type().kiviBits;
-        return KvFormats.keyGroupBytes(headDim, KvStorage.KIVI_GROUP, bits, storage.metaBytes()) + KvStorage.KIVI_GROUP * KvFormats.valueRowBytes(headDim, bits, storage.metaBytes());
+        return KvFormats.keyGroupBytes(headDim, KvStorage.KIVI_GROUP, storage.keyBits(), storage.metaBytes())
+                + KvStorage.KIVI_GROUP * KvFormats.valueRowBytes(headDim, storage.valueBits(), storage.metaBytes());
     }
 
     // ---- where a token lives ----
@@ -168,9 +168,9 @@ final class KvStream {
 
     /** KIVI: the oldest G residual tokens become a quantised group page; the residual moves down. */
     private void quantizeOldestGroup() {
-        int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits;
+        int g = KvStorage.KIVI_GROUP, bits = storage.keyBits(), vbits = storage.valueBits();
         int residual = count - quantized;
-        int meta = storage.metaBytes(), vrb = KvFormats.valueRowBytes(headDim, bits, meta);
+        int meta = storage.metaBytes(), vrb = KvFormats.valueRowBytes(headDim, vbits, meta);
         float[] keys = new float[residual * headDim], values = new float[residual * headDim];
         // values quantised on arrival move as bytes: quantising their decoded values again could shift codes
         MemorySegment raw = valuesQuantized() ? MemorySegment.ofArray(new byte[residual * vrb]) : null;
@@ -185,7 +185,7 @@ final class KvStream {
         long vBase = KvFormats.keyGroupBytes(headDim, g, bits, meta);
         for (int t = 0; t < g; t++) {
             if (raw != null) MemorySegment.copy(raw, (long) t * vrb, seg, vBase + (long) t * vrb, vrb);
-            else KvFormats.encodeValue(values, t * headDim, headDim, bits, meta, seg, vBase + (long) t * vrb);
+            else KvFormats.encodeValue(values, t * headDim, headDim, vbits, meta, seg, vBase + (long) t * vrb);
         }
         // drop the residual pages, insert the group page, write the rest of the residual again
         for (int p = groups(); p < nPages; p++) alloc.release(pages[p]);
@@ -225,7 +225,7 @@ final class KvStream {
             codec.decodeKey(row, 0, positions[i], dst, dstOff);
         } else if (i < quantized) {
             int g = KvStorage.KIVI_GROUP;
-            KvFormats.decodeKey(alloc.segment(pages[i / g]), 0, headDim, g, storage.type().kiviBits, storage.metaBytes(), i % g, dst, dstOff);
+            KvFormats.decodeKey(alloc.segment(pages[i / g]), 0, headDim, g, storage.keyBits(), storage.metaBytes(), i % g, dst, dstOff);
         } else {
             Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), (long) rowSlot(i) * rowBytes(), dst, dstOff, headDim);
         }
@@ -237,11 +237,11 @@ final class KvStream {
             readRow(i, row, 0);
             codec.decodeValue(row, 0, dst, dstOff);
         } else if (i < quantized) {
-            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits, meta = storage.metaBytes();
-            long off = KvFormats.keyGroupBytes(headDim, g, bits, meta) + (long) (i % g) * KvFormats.valueRowBytes(headDim, bits, meta);
-            Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, bits, meta, dst, dstOff);
+            int g = KvStorage.KIVI_GROUP, vbits = storage.valueBits(), meta = storage.metaBytes();
+            long off = KvFormats.keyGroupBytes(headDim, g, storage.keyBits(), meta) + (long) (i % g) * KvFormats.valueRowBytes(headDim, vbits, meta);
+            Kernels.kiviDecodeValue(alloc.segment(pages[i / g]), off, headDim, vbits, meta, dst, dstOff);
         } else if (valuesQuantized()) {
-            Kernels.kiviDecodeValue(alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), headDim, storage.type().kiviBits, storage.metaBytes(), dst, dstOff);
+            Kernels.kiviDecodeValue(alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), headDim, storage.valueBits(), storage.metaBytes(), dst, dstOff);
         } else {
             Kernels.kvDecodeRow(rowFormat(), alloc.segment(pages[rowPageIndex(i)]), valueOffset(rowSlot(i)), dst, dstOff, headDim);
         }
@@ -268,7 +268,7 @@ final class KvStream {
         float[] probs = sc.probs(nq * n);
         int i = 0;
         if (quantized > 0) {
-            int g = KvStorage.KIVI_GROUP, bits = storage.type().kiviBits, meta = storage.metaBytes();
+            int g = KvStorage.KIVI_GROUP, bits = storage.keyBits(), meta = storage.metaBytes();
             for (; i < Math.min(quantized, n); i += g) {
                 int cnt = Math.min(g, n - i);
                 MemorySegment seg = alloc.segment(pages[i / g]);

@@ -43,6 +43,7 @@ class PagedCachePropertyTest {
         KvStorage storage = new KvStorage(type, rnd.nextInt(3) * 8);
         if (type.isKivi() && seed % 2 == 1) storage = new KvStorage(type, storage.residual(), false, true);   // vresidual=0
         if (type.isKivi() && seed % 4 >= 2) storage = new KvStorage(type, storage.residual(), false, storage.valuesOnArrival(), io.kvserve.kernels.kv.KvFormats.META_Q8);
+        if (type.isKivi() && seed % 3 == 2) storage = new KvStorage(type, storage.residual(), false, storage.valuesOnArrival(), storage.metaBytes(), 8, 2);   // kbits=8,vbits=2
         boolean exact = type == KvElementType.F32;
         try (PagedKvCache c = new PagedKvCache(LAYERS, HEADS, DIM, GROUP, 200, storage, tpp, 1L << 24, null)) {
             Model m = new Model();

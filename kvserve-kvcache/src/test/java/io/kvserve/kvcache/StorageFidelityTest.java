@@ -41,8 +41,14 @@ class StorageFidelityTest {
      * most about one step of the covering grid (widened 12.5% by the scale's rounding).
      */
     static double bound(KvElementType t, int meta) {
-        if (meta == KvFormats.META_F16 || !t.isKivi()) return bound(t);
-        return 2.0 * 1.125 / ((1 << t.kiviBits) - 1) + 2e-2;
+        if (!t.isKivi()) return bound(t);
+        return kiviBound(t.kiviBits, meta);
+    }
+
+    /** KIVI codes of {@code bits}: half a step of (max - min) / (2^bits - 1) with F16 metadata, (max - min) <= 2 max|x|. */
+    static double kiviBound(int bits, int meta) {
+        int levels = (1 << bits) - 1;
+        return meta == KvFormats.META_F16 ? 2.0 / levels / 2 + 2e-2 : 2.0 * 1.125 / levels + 2e-2;
     }
 
     /** Largest |x - x'| relative to the largest |x| of its quantisation group, per type. */
@@ -52,17 +58,32 @@ class StorageFidelityTest {
             case F16 -> 1e-3;
             case Q8_0 -> 0.5 / 127 + 1e-3;
             case Q4_0 -> 1.0 / 8 + 1e-2;
-            case KIVI4 -> 2.0 / 15 / 2 + 2e-2;     // half a step of (max - min) / 15, (max - min) <= 2 max|x|
-            case KIVI2 -> 2.0 / 3 / 2 + 2e-2;
+            case KIVI4, KIVI2 -> kiviBound(t.kiviBits, KvFormats.META_F16);
         };
     }
 
     @ParameterizedTest(name = "{0} head dim {1} residual {2} metadata bytes {3}")
     @MethodSource("cases")
     void roundTripAndFusedAttention(KvElementType type, int dim, int residual, int meta) {
-        SplittableRandom rnd = new SplittableRandom(dim * 31L + residual + type.ordinal());
+        check(new KvStorage(type, residual, false, false, meta), dim, bound(type, meta), bound(type, meta), dim * 31L + residual + type.ordinal());
+    }
+
+    /**
+     * Mixed code widths ({@code kbits}, {@code vbits}): keys and values each within their own
+     * width's bound, and attention over the pages equals attention over their dequantised values.
+     */
+    @ParameterizedTest(name = "{0} head dim {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"'kivi4:residual=0,kbits=8',8", "'kivi4:residual=40,kbits=8,meta=q8',64",
+            "'kivi2:residual=0,vbits=4',8", "'kivi4:residual=0,kbits=8,vbits=2,meta=q8',8", "'kivi2:residual=0,kbits=8,vbits=8,vresidual=0',64"})
+    void mixedKeyAndValueWidths(String spec, int dim) {
+        KvStorage s = KvStorage.parse(spec);
+        check(s, dim, kiviBound(s.keyBits(), s.metaBytes()), kiviBound(s.valueBits(), s.metaBytes()), spec.hashCode());
+    }
+
+    static void check(KvStorage storage, int dim, double keyBound, double valueBound, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
         int n = 150, group = 3;
-        try (PagedKvCache c = new PagedKvCache(1, 1, dim, group, 512, new KvStorage(type, residual, false, false, meta), 16, 1L << 26, null)) {
+        try (PagedKvCache c = new PagedKvCache(1, 1, dim, group, 512, storage, 16, 1L << 26, null)) {
             int s = c.open();
             float[][] ks = new float[n][dim], vs = new float[n][dim];
             for (int p = 0; p < n; p++) {
@@ -84,8 +105,8 @@ class StorageFidelityTest {
                     errV = Math.max(errV, Math.abs(v[p * dim + i] - vs[p][i]));
                 }
             }
-            assertThat(errK).as("largest key error").isLessThanOrEqualTo(bound(type, meta) * maxK + 1e-6);
-            assertThat(errV).as("largest value error").isLessThanOrEqualTo(bound(type, meta) * maxV + 1e-6);
+            assertThat(errK).as("largest key error").isLessThanOrEqualTo(keyBound * maxK + 1e-6);
+            assertThat(errV).as("largest value error").isLessThanOrEqualTo(valueBound * maxV + 1e-6);
             // attention through the cache vs naive attention over the dequantised pages
             float[] q = new float[group * dim], out = new float[group * dim], scores = new float[n];
             for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
@@ -116,7 +137,7 @@ class StorageFidelityTest {
     }
 
     @ParameterizedTest(name = "KIVI-{0} key scores and value rows, vector = scalar")
-    @org.junit.jupiter.params.provider.ValueSource(ints = {2, 4})
+    @org.junit.jupiter.params.provider.ValueSource(ints = {2, 4, 8})
     void fusedKiviKeyScoresMatchTheScalarSpecification(int bits) {
         SplittableRandom rnd = new SplittableRandom(bits);
         for (int meta : new int[] {KvFormats.META_F16, KvFormats.META_Q8}) for (int n : new int[] {8, 64, 128}) {

@@ -186,9 +186,9 @@ public final class KvFormats {
         return b;
     }
 
-    /** Fraction bits of the 8-bit zero point: quarter steps for 2-bit codes, half steps for 4-bit. */
+    /** Fraction bits of the 8-bit zero point: quarter steps for 2-bit codes, half steps for 4-bit, whole steps for 8-bit. */
     public static int zeroPointFractionBits(int bits) {
-        return bits == 2 ? 2 : 1;
+        return bits == 2 ? 2 : bits == 4 ? 1 : 0;
     }
 
     /** Scale of the record at {@code off}. */
