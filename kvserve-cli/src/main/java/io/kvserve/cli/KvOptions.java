@@ -18,8 +18,9 @@ public final class KvOptions {
     String press;
 
     @Option(names = "--kv-type", paramLabel = "TYPE",
-            description = "KV element type: f32, f16, q8_0, q4_0, kivi2, kivi4 (KIVI takes :residual=N, default 128, and group=layer for "
-                    + "value groups across a layer's KV heads, without presses); "
+            description = "KV element type: f32, f16, q8_0, q4_0, kivi2, kivi4 (KIVI takes :residual=N, default 128, group=layer for "
+                    + "value groups across a layer's KV heads, without presses, vresidual=0, meta=q8 for 8-bit scales and zero points, "
+                    + "and kbits=/vbits= 2|4|8 for the key and value code widths, e.g. kivi4:residual=0,meta=q8,kbits=8); "
                     + "given either option, the paged cache is used (default: the contiguous F32 cache)")
     String type;
 

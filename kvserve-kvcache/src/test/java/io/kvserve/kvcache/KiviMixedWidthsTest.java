@@ -6,8 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.util.SplittableRandom;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -41,19 +39,7 @@ class KiviMixedWidthsTest {
     @CsvSource({"f16,32", "'kivi4:residual=0',13", "'kivi4:residual=0,kbits=8',17", "'kivi4:residual=0,kbits=8,meta=q8',14.5",
             "'kivi2:residual=0,vbits=4,meta=q8',8.5", "'kivi4:residual=0,kbits=8,vbits=8',21"})
     void bytesPerToken(String spec, double perToken) {
-        int dim = 8, n = 2048;
-        SplittableRandom rnd = new SplittableRandom(2);
-        try (PagedKvCache c = new PagedKvCache(1, 1, dim, 1, n, KvStorage.parse(spec), 16, 1L << 30, null)) {
-            int s = c.open();
-            float[] k = new float[dim], v = new float[dim];
-            for (int p = 0; p < n; p++) {
-                for (int i = 0; i < dim; i++) {
-                    k[i] = (float) rnd.nextGaussian();
-                    v[i] = (float) rnd.nextGaussian();
-                }
-                c.append(0, s, p, k, 0, v, 0);
-            }
-            assertThat(c.bytesInUse()).isEqualTo((long) (n * perToken));
-        }
+        int n = 2048;
+        assertThat(StorageFidelityTest.bytesFor(KvStorage.parse(spec), 8, n)).isEqualTo((long) (n * perToken));
     }
 }

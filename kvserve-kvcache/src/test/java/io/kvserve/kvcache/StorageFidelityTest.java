@@ -180,7 +180,8 @@ class StorageFidelityTest {
         assertThat((double) f16 / b).as("%s: %d bytes for %d tokens vs F16 %d", type, b, n, f16).isGreaterThanOrEqualTo(ratio - 0.005);
     }
 
-    private static long bytesFor(KvStorage s, int dim, int n) {
+    /** Allocator bytes after {@code n} random tokens of one head of {@code dim} channels. */
+    static long bytesFor(KvStorage s, int dim, int n) {
         SplittableRandom rnd = new SplittableRandom(5);
         try (PagedKvCache c = new PagedKvCache(1, 1, dim, 1, n, s, 16, 1L << 30, null)) {
             int seq = c.open();
