@@ -76,6 +76,8 @@ class EvalKvWindowTest {
      * ceil((L mod 32)/16) pages of 16 x (64-byte F16 key + 12-byte value row). At L = 511: F16 327,680,
      * KIVI-2 5 x (15 x 768 + 2 x 1216) = 69,760. The averages of bytes/L over the 256 steps are
      * 653.08 and 138.52: 4.71x, below the 5.33x of full groups because of the F16 tail and the partial pages.
+     * With {@code meta=q8} every scale and minimum is one byte: a group page is 32 x (2 + 8) x 2 = 640
+     * bytes and a residual slot 64 + 10; the average is 118.73, 5.50x.
      */
     @Test
     void bytesPerTokenAtALongWindowMatchTheHandComputedLayout() throws Exception {
@@ -83,14 +85,20 @@ class EvalKvWindowTest {
         try (Model m = Model.load(TestAssets.require("models/stories260K.gguf"), null)) {
             var stories = KvFidelityEval.windows(m, text, 512, 1, 0.5);
             var o = new KvFidelityEval.Options(1, 96, 512, 0.5, 16);
-            var rs = KvFidelityEval.run(m, stories, List.of(KvFidelityEval.Config.parse("none+kivi2:residual=0,group=layer,vresidual=0")), o, null, 512);
-            double f16 = 0, kivi2 = 0;
+            var rs = KvFidelityEval.run(m, stories, List.of(KvFidelityEval.Config.parse("none+kivi2:residual=0,group=layer,vresidual=0"),
+                    KvFidelityEval.Config.parse("none+kivi2:residual=0,group=layer,vresidual=0,meta=q8")), o, null, 512);
+            double f16 = 0, kivi2 = 0, kivi2q8 = 0;
             for (int len = 256; len < 512; len++) {
                 f16 += (double) ((len + 15) / 16) * 10240 / len;
                 kivi2 += 5.0 * ((len / 32) * 768 + ((len % 32 + 15) / 16) * 16 * (64 + 12)) / len;
+                kivi2q8 += 5.0 * ((len / 32) * 640 + ((len % 32 + 15) / 16) * 16 * (64 + 10)) / len;
             }
             f16 /= 256;
             kivi2 /= 256;
+            kivi2q8 /= 256;
+            assertThat(kivi2q8).isCloseTo(118.73, org.assertj.core.data.Offset.offset(0.01));
+            assertThat(rs.get(2).kvBytesPerToken()).isCloseTo(kivi2q8, org.assertj.core.data.Offset.offset(1e-6));
+            assertThat(f16 / kivi2q8).isGreaterThan(5.0);
             assertThat(f16).isCloseTo(653.08, org.assertj.core.data.Offset.offset(0.01));
             assertThat(kivi2).isCloseTo(138.52, org.assertj.core.data.Offset.offset(0.01));
             assertThat(rs.get(0).kvBytesPerToken()).isCloseTo(f16, org.assertj.core.data.Offset.offset(1e-6));
