@@ -3,8 +3,15 @@ package io.kvserve.kvcache;
 import io.kvserve.kvcache.press.PressContext;
 import io.kvserve.kvcache.press.ScorerPress;
 import io.kvserve.model.kv.KvCacheFullException;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import io.kvserve.kernels.kv.KvFormats;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.constraints.IntRange;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,10 +24,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Random sequences of append / compress / fork / truncate / release (seeded loops, 8 seeds per
- * element type) against a plain model of what each stream should hold: after every operation the
- * allocator's counts match the block tables, no page is both free and owned, and for lossless
- * storage every stored key and value reads back exactly.
+ * jqwik properties over random sequences of append / compress / fork / truncate / release against a
+ * plain model of what each stream should hold: after every operation the allocator's counts match
+ * the block tables, no page is both free and owned, and for lossless storage every stored key and
+ * value reads back exactly.
  */
 class PagedCachePropertyTest {
     static final int LAYERS = 2, HEADS = 2, DIM = 8, GROUP = 2;
@@ -31,48 +38,69 @@ class PagedCachePropertyTest {
         final Map<Integer, Integer> next = new HashMap<>();
     }
 
-    @ParameterizedTest
-    @EnumSource(KvElementType.class)
-    void randomOperationsKeepInvariants(KvElementType type) {
-        for (int seed = 0; seed < 8; seed++) run(type, seed);
+    /** One operation on a random open sequence ({@code target} modulo their number). */
+    record Op(Kind kind, int target, int tokens, double fraction, long seed) {
+        enum Kind { OPEN, APPEND, COMPRESS, FORK, TRUNCATE, RELEASE }
     }
 
-    private void run(KvElementType type, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        int tpp = 1 + rnd.nextInt(5);
-        KvStorage storage = new KvStorage(type, rnd.nextInt(3) * 8);
-        if (type.isKivi() && seed % 2 == 1) storage = new KvStorage(type, storage.residual(), false, true);   // vresidual=0
-        if (type.isKivi() && seed % 4 >= 2) storage = new KvStorage(type, storage.residual(), false, storage.valuesOnArrival(), io.kvserve.kernels.kv.KvFormats.META_Q8);
-        if (type.isKivi() && seed % 3 == 2) storage = new KvStorage(type, storage.residual(), false, storage.valuesOnArrival(), storage.metaBytes(), 8, 2);   // kbits=8,vbits=2
-        boolean exact = type == KvElementType.F32;
-        try (PagedKvCache c = new PagedKvCache(LAYERS, HEADS, DIM, GROUP, 200, storage, tpp, 1L << 24, null)) {
+    @Provide
+    Arbitrary<KvStorage> storages() {
+        Arbitrary<KvElementType> types = Arbitraries.of(KvElementType.class);
+        return Combinators.combine(types, Arbitraries.of(0, 8, 16), Arbitraries.of(false, true), Arbitraries.of(KvFormats.META_F16, KvFormats.META_Q8),
+                Arbitraries.of(0, 2, 4, 8), Arbitraries.of(0, 2, 4, 8)).as((t, residual, onArrival, meta, kbits, vbits) -> t.isKivi()
+                        ? new KvStorage(t, residual, false, onArrival, meta, kbits, vbits)
+                        : KvStorage.of(t));
+    }
+
+    @Provide
+    Arbitrary<List<Op>> operations() {
+        // appends are the most frequent, as in a cache's life; the others interleave with them
+        Arbitrary<Op.Kind> kinds = Arbitraries.frequencyOf(
+                Tuple.of(1, Arbitraries.just(Op.Kind.OPEN)), Tuple.of(4, Arbitraries.just(Op.Kind.APPEND)),
+                Tuple.of(2, Arbitraries.just(Op.Kind.COMPRESS)), Tuple.of(1, Arbitraries.just(Op.Kind.FORK)),
+                Tuple.of(1, Arbitraries.just(Op.Kind.TRUNCATE)), Tuple.of(1, Arbitraries.just(Op.Kind.RELEASE)));
+        Arbitrary<Op> op = Combinators.combine(kinds, Arbitraries.integers().between(0, 7), Arbitraries.integers().between(1, 40),
+                Arbitraries.doubles().between(0, 1), Arbitraries.longs()).as(Op::new);
+        return op.list().ofMinSize(1).ofMaxSize(45);
+    }
+
+    /**
+     * Any sequence of open / append / compress / fork / truncate / release, on any element type and
+     * page size: after every operation the allocator's counts match the block tables, no page is both
+     * free and owned, every stream holds the positions of the plain model (and, lossless, its exact
+     * keys and values), and releasing everything returns every byte. jqwik shrinks a failing sequence
+     * to a short one.
+     */
+    @Property(tries = 250)
+    void anySequenceOfOperationsKeepsTheInvariants(@ForAll("storages") KvStorage storage, @ForAll @IntRange(min = 1, max = 5) int tokensPerPage,
+                                                   @ForAll("operations") List<Op> ops) {
+        boolean exact = storage.type() == KvElementType.F32;
+        try (PagedKvCache c = new PagedKvCache(LAYERS, HEADS, DIM, GROUP, 200, storage, tokensPerPage, 1L << 24, null)) {
             Model m = new Model();
-            for (int op = 0; op < 45; op++) {
+            for (Op op : ops) {
                 List<Integer> open = c.openSequences();
-                int choice = open.isEmpty() ? 0 : rnd.nextInt(10);
-                if (choice == 0) {
+                SplittableRandom rnd = new SplittableRandom(op.seed());
+                if (op.kind() == Op.Kind.OPEN || open.isEmpty()) {
                     int s = c.open();
                     m.seqs.put(s, newStreams());
                     m.next.put(s, 0);
                 } else {
-                    int s = open.get(rnd.nextInt(open.size()));
-                    switch (choice) {
-                        case 1, 2, 3, 4 -> {
-                            int n = 1 + rnd.nextInt(12);
-                            for (int t = 0; t < n && m.next.get(s) < 200; t++) appendToken(c, m, s, rnd);
+                    int s = open.get(op.target() % open.size());
+                    int len = m.next.get(s), at = (int) Math.round(op.fraction() * len);
+                    switch (op.kind()) {
+                        case APPEND -> {
+                            for (int t = 0; t < op.tokens() && m.next.get(s) < 200; t++) appendToken(c, m, s, rnd);
                         }
-                        case 5, 6 -> compress(c, m, s, rnd);
-                        case 7 -> {
-                            int len = rnd.nextInt(m.next.get(s) + 1);
-                            int f = c.fork(s, len);
-                            m.seqs.put(f, prefix(m.seqs.get(s), len));
-                            m.next.put(f, len);
+                        case COMPRESS -> compress(c, m, s, rnd);
+                        case FORK -> {
+                            int f = c.fork(s, at);
+                            m.seqs.put(f, prefix(m.seqs.get(s), at));
+                            m.next.put(f, at);
                         }
-                        case 8 -> {
-                            int from = rnd.nextInt(m.next.get(s) + 1);
-                            c.truncate(s, from);
-                            m.seqs.put(s, prefix(m.seqs.get(s), from));
-                            m.next.put(s, Math.min(m.next.get(s), from));
+                        case TRUNCATE -> {
+                            c.truncate(s, at);
+                            m.seqs.put(s, prefix(m.seqs.get(s), at));
+                            m.next.put(s, Math.min(len, at));
                         }
                         default -> {
                             c.release(s);
