@@ -165,21 +165,12 @@ public final class Kernels {
         IMPL.kiviKeyScores(s, off, n, g, bits, meta, q, qOff, scale, out, outOff, count);
     }
 
-    public static void kiviKeyScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff, float scale,
-                                     float[] out, int outOff, int count) {
-        kiviKeyScores(s, off, n, g, bits, io.kvserve.kernels.kv.KvFormats.META_F16, q, qOff, scale, out, outOff, count);
-    }
-
     /** Decodes one KIVI value row of {@code n} channels ({@code meta}: bytes of each scale and minimum). */
     public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
         if (bits != 2 && bits != 4 && bits != 8) throw new IllegalArgumentException("KIVI value bits must be 2, 4 or 8, got " + bits);
         Objects.checkFromIndexSize(off, io.kvserve.kernels.kv.KvFormats.valueRowBytes(n, bits, meta), s.byteSize());
         Objects.checkFromIndexSize(yOff, n, y.length);
         IMPL.kiviDecodeValue(s, off, n, bits, meta, y, yOff);
-    }
-
-    public static void kiviDecodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
-        kiviDecodeValue(s, off, n, bits, io.kvserve.kernels.kv.KvFormats.META_F16, y, yOff);
     }
 
     /** {@code x[i] = x[i] / rms(x) * weight[i]} over {@code n} elements starting at {@code off}, written to out. */

@@ -21,8 +21,8 @@ import io.kvserve.kernels.kv.KvFormats;
  *                    value quantiser needs company; this is its value path with a value window of 0.
  * @param metaBytes   KIVI only ({@code meta=f16}, the default, or {@code meta=q8}): bytes of each scale and
  *                    minimum, {@link KvFormats#META_F16} (KIVI's) or {@link KvFormats#META_Q8} (the scale as an
- *                    8-bit float rounded up, the minimum as an 8-bit zero point in fractions of it rounded down,
- *                    so that nothing is clipped). For small groups the F16
+ *                    8-bit float, the minimum as an 8-bit zero point in fractions of it, the pair of least
+ *                    squared error chosen by a search). For small groups the F16
  *                    metadata is as large as the 2-bit codes: a layer-grouped KIVI-2 token of stories260K
  *                    stores 80 code bytes and 40 of scales and minimums; {@code q8} makes that 20.
  * @param kbits       KIVI only ({@code kbits=2|4|8}; 0 = the type's): bits of the key codes. Keys carry most of
@@ -41,7 +41,7 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
         if (layerGroups && !type.isKivi()) throw new IllegalArgumentException("group=layer is a KIVI layout; " + type.cliName() + " has no value groups");
         if (valuesOnArrival && !type.isKivi()) throw new IllegalArgumentException("vresidual=0 is a KIVI option; " + type.cliName() + " has no residual");
         if (metaBytes != KvFormats.META_F16 && metaBytes != KvFormats.META_Q8) {
-            throw new IllegalArgumentException("KIVI metadata is 2 bytes (f16) or 1 byte (e5m2), got " + metaBytes);
+            throw new IllegalArgumentException("KIVI metadata is 2 bytes (f16) or 1 byte (q8), got " + metaBytes);
         }
         if (metaBytes != KvFormats.META_F16 && !type.isKivi()) throw new IllegalArgumentException("meta=q8 is a KIVI option; " + type.cliName() + " has no scale and minimum per group");
         if ((kbits != 0 || vbits != 0) && !type.isKivi()) throw new IllegalArgumentException("kbits and vbits are KIVI options; " + type.cliName() + " has no KIVI codes");

@@ -27,7 +27,7 @@ import java.lang.foreign.ValueLayout;
  * The scale and minimum are F16 ({@link #META_F16}, KIVI's own) or, optionally, one byte each
  * ({@link #META_Q8}): the scale as an unsigned 8-bit float, the minimum as a signed 8-bit zero point in
  * fractions of the scale, {@code x = (code + zq / 2^f) s}. It halves the metadata, which for small
- * groups is as large as the codes; it rounds so that {@code [m, m + (2^B - 1) s]} still spans the run.
+ * groups is as large as the codes; its encoder picks the 8-bit grid of least squared error ({@link #encodeRun}).
  * Codes are packed so that consecutive elements sit in consecutive bytes (vector friendly): with
  * {@code k = 8/B} codes per byte, element {@code e} of a run of {@code c} lives in byte {@code e % (c/k)}
  * at bit {@code B * (e / (c/k))}.
@@ -149,17 +149,9 @@ public final class KvFormats {
         return 2 * meta + g * bits / 8;
     }
 
-    public static int keyChannelBytes(int g, int bits) {
-        return keyChannelBytes(g, bits, META_F16);
-    }
-
     /** Bytes of a key group: {@code n} channels over {@code g} tokens. */
     public static int keyGroupBytes(int n, int g, int bits, int meta) {
         return n * keyChannelBytes(g, bits, meta);
-    }
-
-    public static int keyGroupBytes(int n, int g, int bits) {
-        return keyGroupBytes(n, g, bits, META_F16);
     }
 
     /** Bytes of one value row of {@code n} channels. */
@@ -167,10 +159,6 @@ public final class KvFormats {
         checkMeta(meta);
         int gv = valueGroup(n);
         return (n / gv) * (2 * meta + gv * bits / 8);
-    }
-
-    public static int valueRowBytes(int n, int bits) {
-        return valueRowBytes(n, bits, META_F16);
     }
 
     /** The scale of byte {@code b}: an unsigned 8-bit float with F16's 5-bit exponent and 3 mantissa bits (F16 bits 14..7). */
@@ -202,6 +190,9 @@ public final class KvFormats {
         return s.get(I8, off + 1) * scaleQ8ToFloat(s.get(I8, off)) / (1 << zeroPointFractionBits(bits));
     }
 
+    /** The 8-bit grid search: scale bytes below the covering one, zero points above its floor (see {@link #encodeRun}). */
+    static final int SEARCH_SCALES_DOWN = 6, SEARCH_ZEROS_UP = 8;
+
     /**
      * Quantises {@code count} codes from {@code x[xOff + e * stride]} into one record at {@code off}:
      * min and max over the run, {@code s = (max - m) / (2^bits - 1)}, codes computed against the stored
@@ -218,8 +209,6 @@ public final class KvFormats {
      *   little; on stories260K this lowers KIVI-2's error below min-max's (docs/KVCACHE.md).</li>
      * </ul>
      */
-    /** The 8-bit grid search: scale bytes below the covering one, zero points above its floor (see {@link #encodeRun}). */
-    static final int SEARCH_SCALES_DOWN = 6, SEARCH_ZEROS_UP = 8;
     static void encodeRun(float[] x, int xOff, int stride, int count, int bits, int meta, MemorySegment s, long off) {
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
         for (int e = 0; e < count; e++) {
@@ -296,10 +285,6 @@ public final class KvFormats {
         for (int c = 0; c < n; c++) encodeRun(k, kOff + c, n, g, bits, meta, s, off + (long) c * rec);
     }
 
-    public static void encodeKeyGroup(float[] k, int kOff, int n, int g, int bits, MemorySegment s, long off) {
-        encodeKeyGroup(k, kOff, n, g, bits, META_F16, s, off);
-    }
-
     /** Decodes token {@code t} of a key group into {@code y[yOff, yOff + n)}. */
     public static void decodeKey(MemorySegment s, long off, int n, int g, int bits, int meta, int t, float[] y, int yOff) {
         int rec = keyChannelBytes(g, bits, meta);
@@ -310,17 +295,9 @@ public final class KvFormats {
         }
     }
 
-    public static void decodeKey(MemorySegment s, long off, int n, int g, int bits, int t, float[] y, int yOff) {
-        decodeKey(s, off, n, g, bits, META_F16, t, y, yOff);
-    }
-
     public static void encodeValue(float[] v, int vOff, int n, int bits, int meta, MemorySegment s, long off) {
         int gv = valueGroup(n), rec = 2 * meta + gv * bits / 8;
         for (int c = 0; c < n; c += gv, off += rec) encodeRun(v, vOff + c, 1, gv, bits, meta, s, off);
-    }
-
-    public static void encodeValue(float[] v, int vOff, int n, int bits, MemorySegment s, long off) {
-        encodeValue(v, vOff, n, bits, META_F16, s, off);
     }
 
     public static void decodeValue(MemorySegment s, long off, int n, int bits, int meta, float[] y, int yOff) {
@@ -329,10 +306,6 @@ public final class KvFormats {
             float sc = scale(s, off, meta), m = minimum(s, off, bits, meta);
             for (int e = 0; e < gv; e++) y[yOff + c + e] = code(s, off + 2L * meta, e, gv, bits) * sc + m;
         }
-    }
-
-    public static void decodeValue(MemorySegment s, long off, int n, int bits, float[] y, int yOff) {
-        decodeValue(s, off, n, bits, META_F16, y, yOff);
     }
 
     /**
@@ -353,10 +326,5 @@ public final class KvFormats {
             for (int t = 0; t < count; t++) out[outOff + t] += qs * code(s, r + 2L * meta, t, g, bits);
         }
         for (int t = 0; t < count; t++) out[outOff + t] = (out[outOff + t] + bias) * scale;
-    }
-
-    public static void keyGroupScores(MemorySegment s, long off, int n, int g, int bits, float[] q, int qOff,
-                                      float scale, float[] out, int outOff, int count) {
-        keyGroupScores(s, off, n, g, bits, META_F16, q, qOff, scale, out, outOff, count);
     }
 }
