@@ -148,14 +148,21 @@ public record KvStorage(KvElementType type, int residual, boolean layerGroups, b
         return new KvStorage(t, residual, layerGroups, valuesOnArrival, meta, kbits, vbits);
     }
 
+    /**
+     * The KIVI parameters that differ from their defaults, as {@link #parse} reads them ({@code residual}
+     * always when {@code withResidual}); none for the row types.
+     */
+    public java.util.List<String> parameters(boolean withResidual) {
+        if (!type.isKivi()) return java.util.List.of();
+        String r = withResidual || residual != DEFAULT_RESIDUAL ? "residual=" + residual : "";
+        return java.util.stream.Stream.of(r, layerGroups ? "group=layer" : "", valuesOnArrival ? "vresidual=0" : "",
+                metaBytes == KvFormats.META_Q8 ? "meta=q8" : "",
+                kbits != 0 ? "kbits=" + kbits : "", vbits != 0 ? "vbits=" + vbits : "").filter(x -> !x.isEmpty()).toList();
+    }
+
     @Override
     public String toString() {
-        if (!type.isKivi()) return type.cliName();
-        String r = residual != DEFAULT_RESIDUAL ? "residual=" + residual : "";
-        String g = layerGroups ? "group=layer" : "";
-        String params = String.join(",", java.util.stream.Stream.of(r, g, valuesOnArrival ? "vresidual=0" : "",
-                metaBytes == KvFormats.META_Q8 ? "meta=q8" : "",
-                kbits != 0 ? "kbits=" + kbits : "", vbits != 0 ? "vbits=" + vbits : "").filter(x -> !x.isEmpty()).toList());
-        return params.isEmpty() ? type.cliName() : type.cliName() + ":" + params;
+        java.util.List<String> params = parameters(false);
+        return params.isEmpty() ? type.cliName() : type.cliName() + ":" + String.join(",", params);
     }
 }

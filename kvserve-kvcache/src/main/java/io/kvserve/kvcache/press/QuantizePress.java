@@ -32,23 +32,16 @@ public record QuantizePress(KvStorage storage) implements KvPress {
         String vresidual = p.string("vresidual", null);
         PressParams.require(vresidual == null || vresidual.equals("0"), "quantize: vresidual supports only 0 (values quantised on arrival), got '" + vresidual + "'");
         int kbits = p.integer("kbits", 0), vbits = p.integer("vbits", 0);
-        KvStorage s = KvStorage.parse(t);
-        PressParams.require(s.type().isKivi() || group.equals("head"), "quantize: group=layer is a KIVI layout, " + s.type().cliName() + " has no value groups");
-        PressParams.require(s.type().isKivi() || meta.equals("f16"), "quantize: meta=q8 is a KIVI option, " + s.type().cliName() + " has no scale and minimum per group");
-        PressParams.require(s.type().isKivi() || vresidual == null, "quantize: vresidual=0 is a KIVI option, " + s.type().cliName() + " has no residual");
-        for (int b : new int[] {kbits, vbits}) {
-            PressParams.require(b == 0 || s.type().isKivi() && (b == 2 || b == 4 || b == 8),
-                    "quantize: kbits and vbits (bits of KIVI's key and value codes) must be 2, 4 or 8 with a KIVI type, got " + b + " with " + s.type().cliName());
-        }
-        return new QuantizePress(new KvStorage(s.type(), residual, group.equals("layer"), vresidual != null,
+        // KvStorage refuses the KIVI options on a row type and code widths other than 2, 4 or 8
+        return new QuantizePress(new KvStorage(KvStorage.parse(t).type(), residual, group.equals("layer"), vresidual != null,
                 meta.equals("f16") ? KvFormats.META_F16 : KvFormats.META_Q8, kbits, vbits));
     }
 
     @Override
     public String spec() {
-        return "quantize:type=" + storage.type().cliName() + (storage.type().isKivi() ? ",residual=" + storage.residual() : "")
-                + (storage.layerGroups() ? ",group=layer" : "") + (storage.valuesOnArrival() ? ",vresidual=0" : "") + (storage.metaBytes() == KvFormats.META_Q8 ? ",meta=q8" : "")
-                + (storage.kbits() != 0 ? ",kbits=" + storage.kbits() : "") + (storage.vbits() != 0 ? ",vbits=" + storage.vbits() : "");
+        StringBuilder spec = new StringBuilder("quantize:type=").append(storage.type().cliName());
+        for (String param : storage.parameters(true)) spec.append(',').append(param);
+        return spec.toString();
     }
 
     @Override
