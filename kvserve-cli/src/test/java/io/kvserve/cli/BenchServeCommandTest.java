@@ -26,15 +26,22 @@ class BenchServeCommandTest {
         return cl.execute(args);
     }
 
+    /** Runs {@code bench serve} on stories260K with {@code args} and {@code --json}, expects success, and returns the levels. */
+    private JsonNode benchServeLevels(String jsonName, String... args) throws Exception {
+        Path json = dir.resolve(jsonName);
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("bench", "serve", "--model", TestAssets.require("models/stories260K.gguf").toString()));
+        all.addAll(java.util.List.of(args));
+        all.addAll(java.util.List.of("--json", json.toString()));
+        StringWriter err = new StringWriter();
+        int code = run(err, all.toArray(String[]::new));
+        assertThat(code).as(err.toString()).isZero();
+        return new ObjectMapper().readTree(json.toFile());
+    }
+
     @Test
     void benchServeWritesOneObjectPerConcurrencyLevel() throws Exception {
-        Path model = TestAssets.require("models/stories260K.gguf");
-        Path json = dir.resolve("serve.json"), png = dir.resolve("serve.png");
-        StringWriter err = new StringWriter();
-        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "1,2,4", "--max-tokens", "6", "--warmup-tokens", "4",
-                "--json", json.toString(), "--plot", png.toString());
-        assertThat(code).as(err.toString()).isZero();
-        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        Path png = dir.resolve("serve.png");
+        JsonNode levels = benchServeLevels("serve.json", "--concurrency", "1,2,4", "--max-tokens", "6", "--warmup-tokens", "4", "--plot", png.toString());
         assertThat(levels.size()).isEqualTo(3);
         for (int i = 0; i < 3; i++) {
             JsonNode l = levels.get(i);
@@ -50,13 +57,7 @@ class BenchServeCommandTest {
     /** --repeat runs the level sequence again: each level counts the tokens of every run and keeps each run's ratio to one stream. */
     @Test
     void repeatedRunsAddUpPerLevelAndKeepEachRunsRatio() throws Exception {
-        Path model = TestAssets.require("models/stories260K.gguf");
-        Path json = dir.resolve("repeat.json");
-        StringWriter err = new StringWriter();
-        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "1,2", "--max-tokens", "5", "--warmup-tokens", "4",
-                "--repeat", "3", "--json", json.toString());
-        assertThat(code).as(err.toString()).isZero();
-        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        JsonNode levels = benchServeLevels("repeat.json", "--concurrency", "1,2", "--max-tokens", "5", "--warmup-tokens", "4", "--repeat", "3");
         assertThat(levels.size()).isEqualTo(2);
         for (int i = 0; i < 2; i++) {
             JsonNode l = levels.get(i);
@@ -73,7 +74,7 @@ class BenchServeCommandTest {
         assertThat(levels.get(1).get("speedup_vs1").asDouble())
                 .isCloseTo(levels.get(1).get("decode_tps_total").asDouble() / levels.get(0).get("decode_tps_total").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
         StringWriter bad = new StringWriter();
-        assertThat(run(bad, "bench", "serve", "--model", model.toString(), "--repeat", "0")).isNotZero();
+        assertThat(run(bad, "bench", "serve", "--model", TestAssets.require("models/stories260K.gguf").toString(), "--repeat", "0")).isNotZero();
         assertThat(bad.toString()).contains("--repeat must be >= 1").doesNotContain("\tat ");
     }
 
@@ -102,14 +103,8 @@ class BenchServeCommandTest {
 
     @Test
     void requestPressesAreComparedInOneRunWithTheirKvBytes() throws Exception {
-        Path model = TestAssets.require("models/stories260K.gguf");
-        Path json = dir.resolve("press.json");
-        StringWriter err = new StringWriter();
-        int code = run(err, "bench", "serve", "--model", model.toString(), "--concurrency", "2", "--max-tokens", "96", "--warmup-tokens", "4",
-                "--prefix-cache-mib", "0", "--request-kv-press", "none", "--request-kv-press", "decode:every=4/snapkv:ratio=0.75,window=4",
-                "--json", json.toString());
-        assertThat(code).as(err.toString()).isZero();
-        JsonNode levels = new ObjectMapper().readTree(json.toFile());
+        JsonNode levels = benchServeLevels("press.json", "--concurrency", "2", "--max-tokens", "96", "--warmup-tokens", "4",
+                "--prefix-cache-mib", "0", "--request-kv-press", "none", "--request-kv-press", "decode:every=4/snapkv:ratio=0.75,window=4");
         assertThat(levels.size()).isEqualTo(2);
         JsonNode none = levels.get(0), pressed = levels.get(1);
         assertThat(none.get("kv_press").asText()).isEqualTo("none");
