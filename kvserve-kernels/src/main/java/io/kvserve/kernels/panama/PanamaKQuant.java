@@ -53,7 +53,7 @@ public final class PanamaKQuant {
         private KShapes() {}
 
         /** 128 or 256: the lane layout needs 4 or 8 int lanes (a 32-byte chunk is 1 or 2 vectors). */
-        static final int BITS = Math.max(128, Math.min(256, VectorShapesBits.bits()));
+        static final int BITS = Math.max(128, Math.min(256, VectorShapes.BITS));
         static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(BITS)).check(float.class);
         static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(BITS)).check(int.class);
         /** Float (and int) lanes per vector: 4 or 8. */
@@ -71,23 +71,6 @@ public final class PanamaKQuant {
         static final VectorShuffle<Float> ROT4 = VectorShuffle.iota(F, 4 % L, 1, true);
         static final VectorShuffle<Float> ROT2 = VectorShuffle.iota(F, 2, 1, true);
         static final VectorShuffle<Float> ROT1 = VectorShuffle.iota(F, 1, 1, true);
-    }
-
-    /** Reads {@code kvserve.vector.bits} like VectorShapes does (missing or invalid: the preferred width). */
-    static final class VectorShapesBits {
-        private VectorShapesBits() {}
-
-        static int bits() {
-            int preferred = FloatVector.SPECIES_PREFERRED.vectorBitSize();
-            String p = System.getProperty("kvserve.vector.bits");
-            if (p == null || p.isBlank()) return preferred;
-            try {
-                int b = Integer.parseInt(p.trim());
-                return b == 128 || b == 256 || b == 512 ? b : preferred;
-            } catch (NumberFormatException e) {
-                return preferred;
-            }
-        }
     }
 
     private static final VectorSpecies<Float> F = KShapes.F;
